@@ -1,0 +1,161 @@
+//! Errors every connector returns, classified so the worker knows whether to retry.
+
+use std::time::Duration;
+
+/// How the worker treats a failed vendor call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Retry later (5xx, timeouts, connection errors, 408, 429).
+    Retry,
+    /// Park as a dead letter with the vendor's message.
+    DeadLetter,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("{vendor} rate limit hit: {message}")]
+    RateLimited {
+        vendor: &'static str,
+        retry_after: Option<Duration>,
+        message: String,
+    },
+    #[error("{vendor} temporarily unavailable: {message}")]
+    Transient {
+        vendor: &'static str,
+        message: String,
+    },
+    #[error("{vendor} refused our credentials: {message}")]
+    Auth {
+        vendor: &'static str,
+        message: String,
+    },
+    #[error("{vendor} has no such resource: {message}")]
+    NotFound {
+        vendor: &'static str,
+        message: String,
+    },
+    #[error("{vendor} rejected the request{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    Permanent {
+        vendor: &'static str,
+        status: Option<u16>,
+        message: String,
+    },
+}
+
+impl ConnectorError {
+    /// Classify an HTTP error answer: 429 → rate limited; 401/403 → auth; 404 → not found;
+    /// 408 and 5xx → transient; any other 4xx → permanent.
+    pub fn from_status(
+        vendor: &'static str,
+        status: u16,
+        message: impl Into<String>,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        let message = message.into();
+        match status {
+            429 => ConnectorError::RateLimited {
+                vendor,
+                retry_after,
+                message,
+            },
+            401 | 403 => ConnectorError::Auth { vendor, message },
+            404 => ConnectorError::NotFound { vendor, message },
+            408 | 500..=599 => ConnectorError::Transient { vendor, message },
+            _ => ConnectorError::Permanent {
+                vendor,
+                status: Some(status),
+                message,
+            },
+        }
+    }
+
+    /// Classify a transport error (connect, timeout, body) from reqwest.
+    pub fn from_transport(vendor: &'static str, err: &reqwest::Error) -> Self {
+        if err.is_decode() {
+            return ConnectorError::Permanent {
+                vendor,
+                status: None,
+                message: format!("unreadable answer: {err}"),
+            };
+        }
+        // Strip the URL: it may carry credentials in a query string.
+        let err = err.without_url_ref();
+        ConnectorError::Transient {
+            vendor,
+            message: err.to_string(),
+        }
+    }
+
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            ConnectorError::RateLimited { .. } | ConnectorError::Transient { .. } => {
+                ErrorClass::Retry
+            }
+            ConnectorError::Auth { .. }
+            | ConnectorError::NotFound { .. }
+            | ConnectorError::Permanent { .. } => ErrorClass::DeadLetter,
+        }
+    }
+
+    /// The delay the vendor asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ConnectorError::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    pub fn vendor(&self) -> &'static str {
+        match self {
+            ConnectorError::RateLimited { vendor, .. }
+            | ConnectorError::Transient { vendor, .. }
+            | ConnectorError::Auth { vendor, .. }
+            | ConnectorError::NotFound { vendor, .. }
+            | ConnectorError::Permanent { vendor, .. } => vendor,
+        }
+    }
+}
+
+/// Why a webhook body was refused. Answered as 400 (not JSON) or 422 (JSON of an unknown shape).
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    Unrecognized(String),
+}
+
+impl WebhookError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            WebhookError::InvalidJson(_) => "invalid_json",
+            WebhookError::Unrecognized(_) => "unrecognized_payload",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified_for_retry_or_dead_letter() {
+        let class = |s| ConnectorError::from_status("x", s, "m", None).class();
+        assert_eq!(class(500), ErrorClass::Retry);
+        assert_eq!(class(503), ErrorClass::Retry);
+        assert_eq!(class(408), ErrorClass::Retry);
+        assert_eq!(class(429), ErrorClass::Retry);
+        assert_eq!(class(400), ErrorClass::DeadLetter);
+        assert_eq!(class(422), ErrorClass::DeadLetter);
+        assert_eq!(class(401), ErrorClass::DeadLetter);
+    }
+
+    #[test]
+    fn permanent_error_names_vendor_status_and_message() {
+        let err = ConnectorError::from_status("inbenta", 400, "title is required", None);
+        assert_eq!(
+            err.to_string(),
+            "inbenta rejected the request (HTTP 400): title is required"
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Inbenta Messenger API (seed 004): users, tickets, replies and media.

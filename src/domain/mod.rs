@@ -1,0 +1,13 @@
+//! Vendor-neutral types shared by every module: identifiers, inbound events, messages, media.
+//!
+//! Connectors translate their wire formats into these types; the sync engine, the store and the
+//! mapping rules only ever see these.
+
+mod ids;
+mod message;
+
+pub use ids::{ChannelId, ConversationKey, ExternalId};
+pub use message::{
+    Contact, CustomerMessage, DeliveryStatus, EventKind, InboundEvent, MediaFile, MediaKind,
+    MediaRef, MessageBody,
+};
