@@ -1,1 +1,164 @@
-//! cli
+//! The command line: `omnibridge serve | worker | migrate | check-config | mappings … | jobs …`.
+
+use crate::config::{self, Settings};
+use crate::startup::{Application, BuildOptions, Mode};
+use crate::telemetry::LogFormat;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "omnibridge", version, about = "Keeps WhatsApp conversations (get.chat, Qontak) in sync with Inbenta Messenger tickets.")]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// HTTP server (webhooks, admin API, health, metrics) + workers; migrates the database first.
+    Serve(ConfigArg),
+    /// Workers only, no HTTP (extra processes when scaling out on PostgreSQL).
+    Worker(ConfigArg),
+    /// Apply database migrations and exit.
+    Migrate(ConfigArg),
+    /// Load and validate the configuration and mapping files; print what is enabled.
+    CheckConfig(ConfigArg),
+    /// Mapping rules.
+    Mappings {
+        #[command(subcommand)]
+        command: MappingsCommand,
+    },
+    /// Dead letters.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ConfigArg {
+    /// Configuration file (else $OMNIBRIDGE_CONFIG, else ./omnibridge.toml, else defaults).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MappingsCommand {
+    /// Validate mapping files; errors name file, line and key.
+    Validate {
+        /// Directory of mapping files (default: mappings.dir from the configuration).
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JobsCommand {
+    /// List dead letters.
+    Failed(ConfigArg),
+}
+
+/// Run a command; the returned code is the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Serve(args) => serve(args, Mode::Serve).await,
+        Command::Worker(args) => serve(args, Mode::Worker).await,
+        Command::Migrate(args) => {
+            let settings = load_settings(&args)?;
+            crate::startup::install_crypto_provider();
+            crate::startup::connect_and_migrate(&settings, &BuildOptions::default()).await?;
+            println!("Migrations applied.");
+            Ok(0)
+        }
+        Command::CheckConfig(args) => {
+            let settings = load_settings(&args)?;
+            print!("{}", config::describe(&settings));
+            let (report, ok) = crate::mapping::validate_report(&settings.mappings.dir, &channel_ids(&settings));
+            print!("{report}");
+            Ok(if ok { 0 } else { 1 })
+        }
+        Command::Mappings {
+            command: MappingsCommand::Validate { dir, config },
+        } => {
+            let settings = load_settings(&config)?;
+            let dir = dir.unwrap_or_else(|| settings.mappings.dir.clone());
+            let (report, ok) = crate::mapping::validate_report(&dir, &channel_ids(&settings));
+            print!("{report}");
+            Ok(if ok { 0 } else { 1 })
+        }
+        Command::Jobs {
+            command: JobsCommand::Failed(args),
+        } => {
+            let settings = load_settings(&args)?;
+            crate::startup::install_crypto_provider();
+            let store = crate::startup::connect_and_migrate(&settings, &BuildOptions::default()).await?;
+            let dead = store.dead_letters(1000).await?;
+            if dead.is_empty() {
+                println!("No dead letters.");
+            }
+            for d in dead {
+                println!(
+                    "{:>6}  {:<12} {:<16} {:<18} attempts={} error={}",
+                    d.id,
+                    d.channel,
+                    d.conversation,
+                    d.kind,
+                    d.attempts,
+                    d.last_error.unwrap_or_default()
+                );
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn channel_ids(settings: &Settings) -> Vec<String> {
+    settings.channels.iter().map(|c| c.id.clone()).collect()
+}
+
+/// Load settings or explain in one line what is wrong.
+fn load_settings(args: &ConfigArg) -> anyhow::Result<Settings> {
+    config::load(args.config.as_deref()).map_err(|err| anyhow::anyhow!("{err}"))
+}
+
+async fn serve(args: ConfigArg, mode: Mode) -> anyhow::Result<i32> {
+    let settings = load_settings(&args)?;
+    let app = Application::build(settings, mode, BuildOptions::default())
+        .await
+        .context("starting omnibridge")?;
+    let token = app.shutdown_token();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("Shutdown requested; finishing current work.");
+        token.cancel();
+    });
+    app.run_until_stopped().await?;
+    Ok(0)
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,1 +1,204 @@
-//! startup
+//! Wiring: settings → store → connectors → rules → engine → workers + HTTP server. The only
+//! module that knows every other one.
+
+use crate::config::{ChannelKind, Settings};
+use crate::connectors::getchat::GetchatChannel;
+use crate::connectors::inbenta::InbentaClient;
+use crate::connectors::{ChannelConnector, Registry, TicketConnector};
+use crate::http::{AppState, router};
+use crate::jobs::{DrainHandler, DrainQueue};
+use crate::mapping::LiveRules;
+use crate::store::{ConnectOptions, Store};
+use crate::sync::{Engine, EngineSettings, RetryPolicy};
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How often mapping files are checked for changes.
+const RULES_POLL: Duration = Duration::from_secs(2);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// HTTP + workers.
+    Serve,
+    /// Workers only (extra processes when scaling out on PostgreSQL).
+    Worker,
+}
+
+/// Options that are not part of the settings file.
+#[derive(Clone, Debug, Default)]
+pub struct BuildOptions {
+    /// PostgreSQL schema for our tables (tests use one per app).
+    pub pg_schema: Option<String>,
+}
+
+pub struct Application {
+    port: Option<u16>,
+    engine: Engine,
+    shutdown: CancellationToken,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Install the TLS crypto provider once (sqlx and reqwest both use rustls).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Connect to the database named in the settings and apply migrations.
+pub async fn connect_and_migrate(settings: &Settings, options: &BuildOptions) -> anyhow::Result<Store> {
+    let store = Store::connect(
+        &settings.database.url,
+        &ConnectOptions {
+            max_connections: settings.database.max_connections,
+            pg_schema: options.pg_schema.clone(),
+        },
+    )
+    .await
+    .context("connecting to the database (database.url)")?;
+    store.migrate().await.context("applying database migrations")?;
+    Ok(store)
+}
+
+/// Build one connector per enabled channel, plus the helpdesk client.
+pub fn build_registry(settings: &Settings) -> anyhow::Result<Registry> {
+    let mut channels: Vec<Arc<dyn ChannelConnector>> = Vec::new();
+    for channel in settings.channels.iter().filter(|c| c.enabled) {
+        match channel.kind {
+            ChannelKind::Getchat => {
+                let connector = GetchatChannel::new(channel)
+                    .with_context(|| format!("channel {:?}", channel.id))?;
+                channels.push(Arc::new(connector));
+            }
+            ChannelKind::Qontak => {
+                tracing::warn!(channel = %channel.id, "Qontak channels are not served by this version yet; its webhooks answer 404.");
+            }
+        }
+    }
+    let tickets: Arc<dyn TicketConnector> = Arc::new(
+        crate::connectors::Metered::new(
+            InbentaClient::new(&settings.inbenta).context("inbenta settings")?,
+        ),
+    );
+    Ok(Registry::new(channels, tickets))
+}
+
+impl Application {
+    pub async fn build(settings: Settings, mode: Mode, options: BuildOptions) -> anyhow::Result<Self> {
+        install_crypto_provider();
+        let metrics = crate::metrics::handle();
+        let shutdown = CancellationToken::new();
+        let store = connect_and_migrate(&settings, &options).await?;
+        let registry = build_registry(&settings)?;
+        let channel_ids: Vec<String> = settings.channels.iter().map(|c| c.id.clone()).collect();
+        let rules = crate::mapping::load_dir(&settings.mappings.dir, &channel_ids)
+            .map_err(|errors| anyhow::anyhow!("{errors}"))
+            .with_context(|| format!("mapping rules in {}", settings.mappings.dir.display()))?;
+        let rules = Arc::new(LiveRules::new(rules));
+        let queue_name = format!(
+            "omnibridge.drain_conversation.{}",
+            options.pg_schema.as_deref().unwrap_or("main")
+        );
+        let queue = DrainQueue::setup(&store, &queue_name)
+            .await
+            .context("setting up the job queue")?;
+        let engine = Engine::new(
+            store,
+            registry,
+            rules.clone(),
+            queue.clone(),
+            engine_settings(&settings),
+            shutdown.clone(),
+        );
+        let mut tasks = Vec::new();
+        tasks.push(rules.clone().watch(
+            settings.mappings.dir.clone(),
+            channel_ids,
+            RULES_POLL,
+            shutdown.clone(),
+        ));
+        tasks.push(engine.spawn_sweeper());
+        let handler: Arc<dyn DrainHandler> = Arc::new(engine.clone());
+        let worker_cancel = shutdown.clone();
+        let concurrency = settings.worker.concurrency;
+        tasks.push(tokio::spawn(async move {
+            if let Err(err) = queue.run(handler, concurrency, worker_cancel).await {
+                tracing::error!(error = %err, "The job worker stopped with an error.");
+            }
+        }));
+        let (port, server) = match mode {
+            Mode::Worker => (None, None),
+            Mode::Serve => {
+                let listener = tokio::net::TcpListener::bind(&settings.server.listen)
+                    .await
+                    .with_context(|| format!("binding server.listen = {}", settings.server.listen))?;
+                let port = listener.local_addr()?.port();
+                let app = router(
+                    AppState::new(engine.clone(), &settings, metrics),
+                    settings.server.max_body_bytes,
+                );
+                let stop = shutdown.clone();
+                let server = tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move { stop.cancelled().await })
+                        .await
+                });
+                tracing::info!(listen = %settings.server.listen, port, "HTTP server listening.");
+                (Some(port), Some(server))
+            }
+        };
+        Ok(Self {
+            port,
+            engine,
+            shutdown,
+            server,
+            tasks,
+        })
+    }
+
+    /// The bound HTTP port (None in worker mode).
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Cancelling it stops the application gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Run until the shutdown token fires (SIGTERM/Ctrl-C in `main`), then stop gracefully:
+    /// the server stops accepting, workers finish their current event and hand leases back.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.shutdown.cancelled().await;
+        if let Some(server) = self.server {
+            server.await.context("HTTP server task")?.context("HTTP server")?;
+        }
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+        }
+        self.engine.store().close().await;
+        tracing::info!("Stopped.");
+        Ok(())
+    }
+}
+
+fn engine_settings(settings: &Settings) -> EngineSettings {
+    EngineSettings {
+        user_address: settings.inbenta.user_address.clone(),
+        closed_status: settings.inbenta.closed_status,
+        open_status: settings.inbenta.open_status,
+        status_check_interval: settings.inbenta.status_check_interval,
+        lease_ttl: settings.worker.lease_ttl,
+        retry: RetryPolicy {
+            delays: settings.worker.retry_delays.clone(),
+            max_attempts: settings.worker.max_attempts,
+        },
+        sweep_interval: settings.worker.sweep_interval,
+    }
+}

@@ -1,11 +1,19 @@
 //! The settings tree (`omnibridge.toml` + `OMNIBRIDGE__SECTION__KEY` overrides), as documented in
 //! `deploy/omnibridge.example.toml`.
 //!
-//! Loading, env overrides and validation live in `load.rs`; this file is only the shape.
+//! Loading and validation live in `load.rs` (with `overrides.rs`, `validate.rs` and `locate.rs`),
+//! the `check-config` report in `describe.rs`; this file is only the shape.
 
+mod describe;
 mod load;
+mod locate;
+mod overrides;
+#[cfg(test)]
+mod tests;
+mod validate;
 
-pub use load::{ConfigError, load, load_from_str};
+pub use describe::describe;
+pub use load::{ConfigError, DEFAULTS_SOURCE, load, load_from_str};
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -279,7 +287,9 @@ pub mod humantime_serde_compat {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
         humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!("invalid duration {text:?} ({e}); use e.g. \"30s\", \"5m\", \"72h\""))
+            serde::de::Error::custom(format!(
+                "invalid duration {text:?} ({e}); use e.g. \"30s\", \"5m\", \"72h\""
+            ))
         })
     }
 

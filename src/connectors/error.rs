@@ -78,8 +78,6 @@ impl ConnectorError {
                 message: format!("unreadable answer: {err}"),
             };
         }
-        // Strip the URL: it may carry credentials in a query string.
-        let err = err.without_url_ref();
         ConnectorError::Transient {
             vendor,
             message: err.to_string(),

@@ -8,9 +8,11 @@
 pub mod getchat;
 pub mod inbenta;
 mod error;
+mod metered;
 mod registry;
 
 pub use error::{ConnectorError, ErrorClass, WebhookError};
+pub use metered::Metered;
 pub use registry::Registry;
 
 use crate::domain::{ChannelId, ExternalId, InboundEvent, MediaFile, MediaRef};

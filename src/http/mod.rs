@@ -1,1 +1,72 @@
-//! http
+//! The HTTP surface: vendor webhooks, the admin API, health and metrics.
+
+mod admin;
+mod auth;
+mod health;
+mod webhooks;
+
+use crate::config::{ChannelKind, Settings};
+use crate::domain::ChannelId;
+use crate::sync::Engine;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::SecretString;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tower_http::trace::TraceLayer;
+
+/// What a webhook route needs to know about a channel.
+#[derive(Clone)]
+pub struct ChannelAuth {
+    pub kind: ChannelKind,
+    pub webhook_secret: Option<SecretString>,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub channels: Arc<HashMap<ChannelId, ChannelAuth>>,
+    pub admin_token: Option<SecretString>,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn new(engine: Engine, settings: &Settings, metrics: PrometheusHandle) -> Self {
+        let channels = settings
+            .channels
+            .iter()
+            .filter(|c| c.enabled)
+            .map(|c| {
+                (
+                    ChannelId::new(&c.id),
+                    ChannelAuth {
+                        kind: c.kind,
+                        webhook_secret: c.webhook_secret.clone(),
+                    },
+                )
+            })
+            .collect();
+        Self {
+            engine,
+            channels: Arc::new(channels),
+            admin_token: settings.server.admin_token.clone(),
+            metrics,
+        }
+    }
+}
+
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/webhooks/getchat/{channel}", post(webhooks::getchat))
+        .route("/webhooks/qontak/{channel}", post(webhooks::qontak))
+        .route("/api/v1/links", get(admin::list_links))
+        .route("/api/v1/jobs", get(admin::list_jobs))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,1 +1,237 @@
-//! store
+//! All SQL lives here. One schema, two databases: SQLite (embedded default) and PostgreSQL (scale
+//! out). Statements are written once in the SQL both understand (`$n` parameters, `ON CONFLICT`,
+//! `RETURNING`, timestamps as unix milliseconds); the few differences are spelled out where they
+//! occur.
+
+mod conversations;
+mod events;
+mod links;
+
+pub use conversations::{
+    ClaimedConversation, EventFailure, IngestOutcome, PendingEvent, ReleaseOutcome,
+};
+pub use events::{DeadLetter, EventCounts};
+pub use links::{Link, LinkFilter, NewLink};
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Our own migrations table, so apalis' migrations (in `_sqlx_migrations`) never clash with ours.
+const MIGRATIONS_TABLE: &str = "omnibridge_migrations";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL (use sqlite:… or postgres://…)")]
+    UnsupportedUrl,
+    #[error("cannot create the database directory {path}")]
+    CreateDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("stored event payload is unreadable")]
+    Payload(#[from] serde_json::Error),
+    #[error("the lease on conversation {0} was lost to another worker")]
+    LeaseLost(i64),
+}
+
+/// The database behind the bridge.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Run the same statement on whichever pool or transaction we have.
+macro_rules! on_db {
+    ($store:expr, $db:ident => $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite($db) => $body,
+            $crate::store::Store::Postgres($db) => $body,
+        }
+    };
+}
+pub(crate) use on_db;
+
+/// A transaction on either database.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite($conn) => {
+                let $conn = &mut **$conn;
+                $body
+            }
+            $crate::store::Tx::Postgres($conn) => {
+                let $conn = &mut **$conn;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_tx;
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// Which database a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DbKind {
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(DbKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(DbKind::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Connection settings beyond the URL.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    pub max_connections: u32,
+    /// PostgreSQL schema holding our tables (created if missing). Tests use one per run.
+    pub pg_schema: Option<String>,
+}
+
+impl Store {
+    /// Connect (creating the SQLite file and its directory when needed). Does not migrate.
+    pub async fn connect(url: &SecretString, options: &ConnectOptions) -> Result<Self, StoreError> {
+        let url = url.expose_secret();
+        match DbKind::of_url(url).ok_or(StoreError::UnsupportedUrl)? {
+            DbKind::Sqlite => Self::connect_sqlite(url, options).await,
+            DbKind::Postgres => Self::connect_postgres(url, options).await,
+        }
+    }
+
+    async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
+        let connect = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        if let Some(dir) = connect.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(2))
+            .connect_with(connect)
+            .await?;
+        Ok(Store::Sqlite(pool))
+    }
+
+    async fn connect_postgres(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
+        let mut connect = PgConnectOptions::from_str(url)?;
+        if let Some(schema) = &options.pg_schema {
+            // Create the schema first with a plain connection, then pin every pooled connection to it.
+            let bootstrap = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(connect.clone())
+                .await?;
+            let statement = format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", schema.replace('"', ""));
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&bootstrap)
+                .await?;
+            bootstrap.close().await;
+            // `public` stays on the path: extensions (apalis needs hstore) live there.
+            let search_path = format!("\"{}\", public", schema.replace('"', ""));
+            connect = connect.options([("search_path", search_path.as_str())]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(connect)
+            .await?;
+        Ok(Store::Postgres(pool))
+    }
+
+    pub fn kind(&self) -> DbKind {
+        match self {
+            Store::Sqlite(_) => DbKind::Sqlite,
+            Store::Postgres(_) => DbKind::Postgres,
+        }
+    }
+
+    /// Apply our migrations (idempotent).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(pool) => {
+                let mut migrator = sqlx::migrate!("./migrations/sqlite");
+                migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+                migrator.set_ignore_missing(true);
+                migrator.run(pool).await?;
+            }
+            Store::Postgres(pool) => {
+                let mut migrator = sqlx::migrate!("./migrations/postgres");
+                migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+                migrator.set_ignore_missing(true);
+                migrator.run(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// True when the database answers and every migration we ship is applied.
+    pub async fn is_ready(&self) -> bool {
+        let expected = match self {
+            Store::Sqlite(_) => sqlx::migrate!("./migrations/sqlite").iter().count(),
+            Store::Postgres(_) => sqlx::migrate!("./migrations/postgres").iter().count(),
+        } as i64;
+        let query = "SELECT COUNT(*) FROM omnibridge_migrations WHERE success = TRUE";
+        let applied: Result<i64, sqlx::Error> =
+            on_db!(self, pool => sqlx::query_scalar(query).fetch_one(pool).await);
+        matches!(applied, Ok(n) if n >= expected)
+    }
+
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Store::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Store::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, pool => pool.close().await)
+    }
+}
+
+/// Current time in unix milliseconds, the unit of every timestamp column.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub fn ms_after(duration: Duration) -> i64 {
+    now_ms() + i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 2)
+}

@@ -1,1 +1,111 @@
-//! sync
+//! The engine: ingest (dedupe, order, trigger), drain conversations in order, decide what each
+//! event becomes on the helpdesk, retry or park failures. Names no vendor: it talks to connectors
+//! only through the traits in `connectors`.
+
+mod drain;
+mod ingest;
+mod message;
+mod render;
+mod retry;
+mod sweeper;
+
+pub use drain::DrainReport;
+pub use ingest::IngestError;
+pub use retry::RetryPolicy;
+
+use crate::connectors::Registry;
+use crate::jobs::DrainQueue;
+use crate::mapping::LiveRules;
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Engine settings taken from the configuration.
+#[derive(Clone, Debug)]
+pub struct EngineSettings {
+    /// Address template for helpdesk users: `{wa_id}` (the contact id) and `{channel}`.
+    pub user_address: String,
+    pub closed_status: i64,
+    pub open_status: i64,
+    pub status_check_interval: Duration,
+    pub lease_ttl: Duration,
+    pub retry: RetryPolicy,
+    pub sweep_interval: Duration,
+}
+
+/// Everything the sync engine needs, cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    store: Store,
+    registry: Registry,
+    rules: Arc<LiveRules>,
+    queue: DrainQueue,
+    settings: EngineSettings,
+    /// This process's lease owner name.
+    owner: String,
+    /// Fired at shutdown: drains stop after their current event and hand their lease back.
+    shutdown: CancellationToken,
+}
+
+impl Engine {
+    pub fn new(
+        store: Store,
+        registry: Registry,
+        rules: Arc<LiveRules>,
+        queue: DrainQueue,
+        settings: EngineSettings,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let owner = format!(
+            "{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        );
+        Self {
+            inner: Arc::new(EngineInner {
+                store,
+                registry,
+                rules,
+                queue,
+                settings,
+                owner,
+                shutdown,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    pub fn queue(&self) -> &DrainQueue {
+        &self.inner.queue
+    }
+
+    pub fn rules(&self) -> &Arc<LiveRules> {
+        &self.inner.rules
+    }
+
+    /// Start the safety-net sweeper (lost triggers, expired leases, finished backoffs).
+    pub fn spawn_sweeper(&self) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move { sweeper::run(engine).await })
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::jobs::DrainHandler for Engine {
+    async fn drain(&self, conversation_id: i64) -> anyhow::Result<()> {
+        Engine::drain(self, conversation_id).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,482 @@
+//! HTTP client of one get.chat instance's Integration API (`{instance}/api/v1/`).
+//!
+//! Every call carries `Authorization: Token <token>`. The token comes from the channel settings,
+//! or from `POST auth/token/` with the configured username and password; when a call answers 401
+//! and credentials are configured, the client logs in again once and repeats the call.
+
+use super::wire::{CreateMediaResponse, CreateMessageResponse, LoginRequest, LoginResponse};
+use crate::connectors::ConnectorError;
+use crate::domain::{MediaFile, MediaRef};
+use base64::Engine as _;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use tokio::sync::Mutex;
+use url::Url;
+
+pub(super) const VENDOR: &str = "getchat";
+
+/// WhatsApp's own limit for documents, the largest media type.
+pub(super) const MAX_MEDIA_BYTES: u64 = 100 * 1024 * 1024;
+
+/// The HTTP status get.chat answers `POST messages/` with when the customer's 24-hour window is
+/// closed and only a template may be sent.
+pub const WINDOW_CLOSED_STATUS: u16 = 453;
+
+/// get.chat's answer to `POST messages/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentMessage {
+    /// get.chat's id of the message (also `getchat_id` in later statuses).
+    pub id: String,
+    /// get.chat's explanation, e.g. that the message is queued.
+    pub reason: Option<String>,
+}
+
+/// get.chat's answer to `POST media/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadedMedia {
+    /// Absolute URL of the file, to be used as `link` in a media message.
+    pub file: String,
+    pub id: String,
+}
+
+/// True when `error` is get.chat's "24-hour window closed" answer to a message.
+pub fn is_window_closed(error: &ConnectorError) -> bool {
+    matches!(
+        error,
+        ConnectorError::Permanent {
+            status: Some(WINDOW_CLOSED_STATUS),
+            ..
+        }
+    )
+}
+
+/// Username and password for `POST auth/token/`.
+#[derive(Clone)]
+pub(super) struct Login {
+    pub(super) username: String,
+    pub(super) password: SecretString,
+}
+
+pub(super) struct GetchatClient {
+    http: Client,
+    /// `https://<instance>/api/v1/`, always with the trailing slash.
+    api_base: Url,
+    login: Option<Login>,
+    /// The token in use; `None` until the first login.
+    token: Mutex<Option<SecretString>>,
+}
+
+impl GetchatClient {
+    pub(super) fn new(
+        api_base: Url,
+        token: Option<SecretString>,
+        login: Option<Login>,
+        timeout: Duration,
+    ) -> Result<Self, reqwest::Error> {
+        // reqwest is built without a default TLS provider; installing ours twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("omnibridge/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            api_base,
+            login,
+            token: Mutex::new(token),
+        })
+    }
+
+    pub(super) fn api_base(&self) -> &Url {
+        &self.api_base
+    }
+
+    fn endpoint(&self, path: &str) -> Result<Url, ConnectorError> {
+        self.api_base.join(path).map_err(|e| ConnectorError::Permanent {
+            vendor: VENDOR,
+            status: None,
+            message: format!("cannot build the URL for {path}: {e}"),
+        })
+    }
+
+    /// The current token, logging in first when there is none yet.
+    async fn current_token(&self) -> Result<SecretString, ConnectorError> {
+        let mut token = self.token.lock().await;
+        if let Some(token) = token.as_ref() {
+            return Ok(token.clone());
+        }
+        let fresh = self.log_in().await?;
+        *token = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Log in again after `rejected` was refused, unless another call already did.
+    async fn replace_token(&self, rejected: &SecretString) -> Result<SecretString, ConnectorError> {
+        let mut token = self.token.lock().await;
+        if let Some(current) = token.as_ref() {
+            if current.expose_secret() != rejected.expose_secret() {
+                return Ok(current.clone());
+            }
+        }
+        let fresh = self.log_in().await?;
+        *token = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// `POST auth/token/` with the configured username and password.
+    async fn log_in(&self) -> Result<SecretString, ConnectorError> {
+        let Some(login) = &self.login else {
+            return Err(ConnectorError::Auth {
+                vendor: VENDOR,
+                message: "no token and no username/password configured".into(),
+            });
+        };
+        let request = LoginRequest {
+            username: &login.username,
+            password: login.password.expose_secret(),
+        };
+        let response = self
+            .http
+            .post(self.endpoint("auth/token/")?)
+            .header(ACCEPT, "application/json")
+            .json(&request)
+            .send()
+            .await
+            .map_err(|e| ConnectorError::from_transport(VENDOR, &e))?;
+        let status = response.status();
+        if status == StatusCode::BAD_REQUEST || status == StatusCode::UNAUTHORIZED {
+            let detail = error_detail(response).await;
+            return Err(ConnectorError::Auth {
+                vendor: VENDOR,
+                message: format!("login as {:?} refused: {detail}", login.username),
+            });
+        }
+        let answer: LoginResponse = read_json(check(response).await?).await?;
+        tracing::debug!(username = %login.username, "Logged in to get.chat.");
+        Ok(SecretString::from(answer.token))
+    }
+
+    /// Send an authenticated request built by `build`; on 401 log in again once and repeat it.
+    async fn send_authed(
+        &self,
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Response, ConnectorError> {
+        let token = self.current_token().await?;
+        let response = self.send_with(&build, &token).await?;
+        if response.status() != StatusCode::UNAUTHORIZED || self.login.is_none() {
+            return Ok(response);
+        }
+        tracing::info!("get.chat refused the token; logging in again.");
+        let token = self.replace_token(&token).await?;
+        self.send_with(&build, &token).await
+    }
+
+    async fn send_with(
+        &self,
+        build: &impl Fn(&Client) -> RequestBuilder,
+        token: &SecretString,
+    ) -> Result<Response, ConnectorError> {
+        build(&self.http)
+            .header(AUTHORIZATION, format!("Token {}", token.expose_secret()))
+            .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
+            .send()
+            .await
+            .map_err(|e| ConnectorError::from_transport(VENDOR, &e))
+    }
+
+    /// `POST messages/` with a WhatsApp-style body (`wa_id`, `type`, type object).
+    pub(super) async fn send_message(
+        &self,
+        body: &serde_json::Value,
+    ) -> Result<SentMessage, ConnectorError> {
+        let url = self.endpoint("messages/")?;
+        let response = self
+            .send_authed(|http| {
+                http.post(url.clone())
+                    .header(ACCEPT, "application/json")
+                    .json(body)
+            })
+            .await?;
+        if response.status().as_u16() == WINDOW_CLOSED_STATUS {
+            let detail = error_detail(response).await;
+            return Err(ConnectorError::Permanent {
+                vendor: VENDOR,
+                status: Some(WINDOW_CLOSED_STATUS),
+                message: format!("24-hour window closed ({detail})"),
+            });
+        }
+        let answer: CreateMessageResponse = read_json(check(response).await?).await?;
+        Ok(SentMessage {
+            id: answer.id,
+            reason: answer.reason,
+        })
+    }
+
+    /// `POST media/`, multipart field `file_encoded`.
+    pub(super) async fn upload_media(
+        &self,
+        file: &MediaFile,
+    ) -> Result<UploadedMedia, ConnectorError> {
+        let url = self.endpoint("media/")?;
+        let response = self
+            .send_authed(|http| {
+                let part = reqwest::multipart::Part::bytes(file.bytes.clone())
+                    .file_name(file.filename.clone());
+                // An unparsable mime type is sent as the default (octet-stream).
+                let part = match part.mime_str(&file.mime_type) {
+                    Ok(part) => part,
+                    Err(_) => reqwest::multipart::Part::bytes(file.bytes.clone())
+                        .file_name(file.filename.clone()),
+                };
+                let form = reqwest::multipart::Form::new().part("file_encoded", part);
+                http.post(url.clone())
+                    .header(ACCEPT, "application/json")
+                    .multipart(form)
+            })
+            .await?;
+        let answer: CreateMediaResponse = read_json(check(response).await?).await?;
+        Ok(UploadedMedia {
+            file: answer.file,
+            id: answer.id,
+        })
+    }
+
+    /// `GET media/{id}` (or the announced link when it points at this instance), checked against
+    /// the announced SHA-256.
+    pub(super) async fn fetch_media(&self, media: &MediaRef) -> Result<MediaFile, ConnectorError> {
+        let url = self.media_url(media)?;
+        let response = self.send_authed(|http| http.get(url.clone())).await?;
+        let mut response = check(response).await?;
+        let too_big = || ConnectorError::Permanent {
+            vendor: VENDOR,
+            status: None,
+            message: format!(
+                "media {} is larger than {} MB, WhatsApp's largest file size",
+                media.id,
+                MAX_MEDIA_BYTES / (1024 * 1024)
+            ),
+        };
+        let announced_length = response
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if announced_length.is_some_and(|len| len > MAX_MEDIA_BYTES) {
+            return Err(too_big());
+        }
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut bytes = Vec::with_capacity(announced_length.unwrap_or(0) as usize);
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| ConnectorError::from_transport(VENDOR, &e))?
+        {
+            if (bytes.len() + chunk.len()) as u64 > MAX_MEDIA_BYTES {
+                return Err(too_big());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        verify_checksum(media, &bytes)?;
+        let mime_type = choose_mime(content_type.as_deref(), media.mime_type.as_deref());
+        let filename = media_filename(media, &mime_type);
+        Ok(MediaFile {
+            filename,
+            mime_type,
+            bytes,
+        })
+    }
+
+    fn media_url(&self, media: &MediaRef) -> Result<Url, ConnectorError> {
+        let link = media.url.as_deref().and_then(|u| Url::parse(u).ok());
+        if let Some(link) = link.filter(|l| same_origin(l, &self.api_base)) {
+            return Ok(link);
+        }
+        let id = media.id.trim();
+        if id.is_empty() {
+            return Err(ConnectorError::Permanent {
+                vendor: VENDOR,
+                status: None,
+                message: "the media has no id and its link is not on the get.chat instance".into(),
+            });
+        }
+        let mut url = self.endpoint("media/")?;
+        url.path_segments_mut()
+            .map_err(|()| ConnectorError::Permanent {
+                vendor: VENDOR,
+                status: None,
+                message: "the get.chat base URL cannot hold a path".into(),
+            })?
+            .pop_if_empty()
+            .push(id);
+        Ok(url)
+    }
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// The response when it is a success, else a classified error carrying get.chat's explanation.
+async fn check(response: Response) -> Result<Response, ConnectorError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let detail = error_detail(response).await;
+    Err(ConnectorError::from_status(
+        VENDOR,
+        status.as_u16(),
+        detail,
+        retry_after,
+    ))
+}
+
+/// `detail` or `reason` of a JSON error body, else the start of the body, else the status text.
+async fn error_detail(response: Response) -> String {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let from_json = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| {
+            ["detail", "reason", "non_field_errors"]
+                .iter()
+                .find_map(|key| match v.get(key)? {
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    other => Some(other.to_string()),
+                })
+        });
+    from_json
+        .or_else(|| {
+            let trimmed = text.trim();
+            (!trimmed.is_empty()).then(|| trimmed.chars().take(300).collect())
+        })
+        .unwrap_or_else(|| status.to_string())
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(response: Response) -> Result<T, ConnectorError> {
+    response
+        .json()
+        .await
+        .map_err(|e| ConnectorError::from_transport(VENDOR, &e))
+}
+
+/// The announced checksum as 32 bytes: 64 hex digits or base64 (standard or URL-safe, padded or
+/// not). `None` when it is neither.
+pub(super) fn decode_checksum(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    if text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
+        return hex::decode(text).ok()?.try_into().ok();
+    }
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|engine| engine.decode(text).ok())
+        .and_then(|bytes| bytes.try_into().ok())
+}
+
+fn verify_checksum(media: &MediaRef, bytes: &[u8]) -> Result<(), ConnectorError> {
+    let Some(announced) = media.sha256.as_deref().filter(|s| !s.trim().is_empty()) else {
+        return Ok(());
+    };
+    let Some(expected) = decode_checksum(announced) else {
+        tracing::warn!(media_id = %media.id, checksum = announced, "Announced media checksum is neither hex nor base64 SHA-256; not verified.");
+        return Ok(());
+    };
+    let actual: [u8; 32] = Sha256::digest(bytes).into();
+    if actual == expected {
+        return Ok(());
+    }
+    Err(ConnectorError::Transient {
+        vendor: VENDOR,
+        message: format!(
+            "media {} checksum did not match (expected {}, got {}); a re-download may fix it",
+            media.id,
+            hex::encode(expected),
+            hex::encode(actual)
+        ),
+    })
+}
+
+/// The answer's Content-Type unless it is missing or generic, then the announced type.
+fn choose_mime(content_type: Option<&str>, announced: Option<&str>) -> String {
+    let usable = |m: &&str| !m.trim().is_empty();
+    let specific = content_type
+        .filter(usable)
+        .filter(|m| !m.starts_with("application/octet-stream"));
+    specific
+        .or(announced.filter(usable))
+        .or(content_type.filter(usable))
+        .unwrap_or("application/octet-stream")
+        .trim()
+        .to_owned()
+}
+
+/// The document's own name (without any directory part), else `<kind>-<id>.<ext>`.
+pub(super) fn media_filename(media: &MediaRef, mime_type: &str) -> String {
+    let own = media
+        .filename
+        .as_deref()
+        .and_then(|name| name.rsplit(['/', '\\']).next())
+        .map(|name| name.chars().filter(|c| !c.is_control()).collect::<String>())
+        .filter(|name| !name.trim().is_empty() && name != "." && name != "..");
+    if let Some(name) = own {
+        return name;
+    }
+    let essence = mime_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let kind = match essence.split('/').next().unwrap_or("") {
+        "image" => "image",
+        "video" => "video",
+        "audio" => "audio",
+        _ => "document",
+    };
+    let id: String = media
+        .id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .take(64)
+        .collect();
+    let id = if id.is_empty() { "file".to_owned() } else { id };
+    format!("{kind}-{id}.{}", extension_for(&essence))
+}
+
+fn extension_for(mime_essence: &str) -> &'static str {
+    match mime_essence {
+        "image/jpeg" | "image/jpg" => "jpg",
+        "image/png" => "png",
+        "image/webp" => "webp",
+        "image/gif" => "gif",
+        "video/mp4" => "mp4",
+        "video/3gpp" => "3gp",
+        "audio/ogg" | "audio/opus" => "ogg",
+        "audio/mpeg" | "audio/mp3" => "mp3",
+        "audio/mp4" | "audio/m4a" | "audio/x-m4a" => "m4a",
+        "audio/aac" => "aac",
+        "audio/amr" => "amr",
+        "application/pdf" => "pdf",
+        "text/plain" => "txt",
+        "text/csv" => "csv",
+        "application/msword" => "doc",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => "docx",
+        "application/vnd.ms-excel" => "xls",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
+        "application/vnd.ms-powerpoint" => "ppt",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation" => "pptx",
+        "application/zip" => "zip",
+        _ => "bin",
+    }
+}

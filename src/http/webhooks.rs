@@ -1,0 +1,116 @@
+//! Vendor webhooks: authenticate, parse into domain events, store durably, answer.
+
+use super::AppState;
+use super::auth::secret_matches;
+use crate::config::ChannelKind;
+use crate::domain::ChannelId;
+use crate::error::ApiError;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize)]
+pub(super) struct WebhookQuery {
+    auth: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(super) struct WebhookAnswer {
+    stored: usize,
+    duplicates: usize,
+}
+
+pub(super) async fn getchat(
+    state: State<AppState>,
+    channel: Path<String>,
+    query: Query<WebhookQuery>,
+    body: Bytes,
+) -> Result<Json<WebhookAnswer>, ApiError> {
+    receive(state, ChannelKind::Getchat, channel, query, body).await
+}
+
+pub(super) async fn qontak(
+    state: State<AppState>,
+    channel: Path<String>,
+    query: Query<WebhookQuery>,
+    body: Bytes,
+) -> Result<Json<WebhookAnswer>, ApiError> {
+    receive(state, ChannelKind::Qontak, channel, query, body).await
+}
+
+/// Verify → parse → store → answer. 200 only once the events are committed.
+#[tracing::instrument(skip_all, fields(vendor = kind.as_str(), channel = %channel))]
+async fn receive(
+    State(state): State<AppState>,
+    kind: ChannelKind,
+    Path(channel): Path<String>,
+    Query(query): Query<WebhookQuery>,
+    body: Bytes,
+) -> Result<Json<WebhookAnswer>, ApiError> {
+    let channel = ChannelId::new(channel);
+    let result = handle(&state, kind, &channel, query.auth.as_deref(), &body).await;
+    let label = match &result {
+        Ok(_) => "accepted",
+        Err(ApiError::Unauthorized(_)) => "unauthorized",
+        Err(ApiError::NotFound(_)) => "unknown_channel",
+        Err(ApiError::BadRequest { .. } | ApiError::Unprocessable { .. }) => "malformed",
+        Err(_) => "error",
+    };
+    metrics::counter!("omnibridge_webhooks_received_total", "channel" => channel.to_string(), "result" => label).increment(1);
+    result.map(Json)
+}
+
+async fn handle(
+    state: &AppState,
+    kind: ChannelKind,
+    channel: &ChannelId,
+    auth: Option<&str>,
+    body: &[u8],
+) -> Result<WebhookAnswer, ApiError> {
+    let known = state
+        .channels
+        .get(channel)
+        .filter(|c| c.kind == kind)
+        .ok_or_else(|| ApiError::NotFound(format!("no enabled {} channel {:?}", kind.as_str(), channel.as_str())))?;
+    if !secret_matches(known.webhook_secret.as_ref(), auth) {
+        tracing::warn!("Webhook refused: wrong or missing ?auth= secret.");
+        return Err(ApiError::Unauthorized(
+            "wrong or missing ?auth= secret".into(),
+        ));
+    }
+    let connector = state
+        .engine
+        .registry()
+        .channel(channel)
+        .ok_or_else(|| ApiError::NotFound(format!("channel {:?} has no connector", channel.as_str())))?;
+    let events = connector.parse_webhook(body).map_err(|err| {
+        tracing::warn!(error = %err, "Webhook refused: malformed body.");
+        match err {
+            crate::connectors::WebhookError::InvalidJson(_) => ApiError::BadRequest {
+                code: err.code(),
+                detail: err.to_string(),
+            },
+            crate::connectors::WebhookError::Unrecognized(_) => ApiError::Unprocessable {
+                code: err.code(),
+                detail: err.to_string(),
+            },
+        }
+    })?;
+    if events.is_empty() {
+        tracing::debug!("Webhook understood; it carries nothing to store.");
+        return Ok(WebhookAnswer {
+            stored: 0,
+            duplicates: 0,
+        });
+    }
+    let outcome = state
+        .engine
+        .ingest(channel, &events)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(WebhookAnswer {
+        stored: outcome.stored,
+        duplicates: outcome.duplicates,
+    })
+}

@@ -1,0 +1,299 @@
+//! A simulated Inbenta (auth + Messenger ticketing API) on `127.0.0.1` and a random port, for
+//! integration tests and `omnibridge sandbox`.
+//!
+//! It refuses what the real API refuses (wrong key or secret, missing or expired tokens, missing
+//! fields, unknown users, tickets and media, bodies over 10 MB) and lets tests inspect what was
+//! stored and inject failures. Ids follow Inbenta's examples: users and tickets are numbers,
+//! media are uuids. The ticketing API lives under `{auth_url}/prod/ticketing`, as `/v1/apis`
+//! reports.
+
+mod checks;
+mod routes;
+mod state;
+#[cfg(test)]
+mod tests;
+mod webhooks;
+
+use routes::SimState;
+use state::Shared;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use webhooks::{change_event, deliver};
+
+/// API key the simulator accepts in `x-inbenta-key`. Valid for the simulator only.
+pub const API_KEY: &str = "sandbox-inbenta-key";
+/// API secret the simulator accepts at `/v1/auth`. Valid for the simulator only.
+pub const SECRET: &str = "sandbox-inbenta-secret";
+/// User id of the simulated agent who writes the answers added with
+/// [`InbentaSim::add_agent_answer`].
+pub const AGENT_USER_ID: i64 = state::AGENT_USER_ID;
+
+/// How the simulator behaves where the real API may vary.
+#[derive(Clone, Debug)]
+pub struct InbentaSimOptions {
+    /// Lifetime of issued access tokens.
+    pub token_lifetime: Duration,
+    /// Whether `/v1/auth` answers carry `apis` (otherwise clients must call `/v1/apis`).
+    pub apis_in_auth_answer: bool,
+}
+
+impl Default for InbentaSimOptions {
+    fn default() -> Self {
+        Self {
+            token_lifetime: Duration::from_secs(3600),
+            apis_in_auth_answer: true,
+        }
+    }
+}
+
+/// A user created through `POST /v1/users`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimUser {
+    pub id: i64,
+    pub name: String,
+    pub address: String,
+}
+
+/// A ticket with everything posted to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimTicket {
+    pub id: i64,
+    pub title: String,
+    /// User id of the customer who opened it.
+    pub creator: i64,
+    /// First message (HTML).
+    pub message: String,
+    pub queue: Option<i64>,
+    pub source: Option<i64>,
+    /// Media uuids attached to the first message.
+    pub attachments: Vec<String>,
+    pub external_id: Option<String>,
+    /// 1 when created.
+    pub status: i64,
+    pub replies: Vec<SimReply>,
+}
+
+/// A reply on a ticket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimReply {
+    pub id: i64,
+    /// `reply` when written by the ticket's creator, `answer` otherwise.
+    pub kind: String,
+    pub creator: i64,
+    pub message: String,
+    pub attachments: Vec<String>,
+}
+
+/// A file uploaded through `POST /v1/media`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimMedia {
+    pub uuid: String,
+    pub name: String,
+    /// Size after base64 decoding.
+    pub size_bytes: usize,
+}
+
+/// A webhook registration that passed the challenge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimWebhook {
+    pub uuid: String,
+    pub item: String,
+    pub url: String,
+}
+
+/// One webhook POST the simulator made.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimDelivery {
+    pub url: String,
+    pub item: String,
+    /// The JSON array of events sent.
+    pub body: serde_json::Value,
+    /// The receiver's HTTP status, `None` when it could not be reached.
+    pub status: Option<u16>,
+}
+
+/// A running simulated Inbenta. Stops when dropped.
+pub struct InbentaSim {
+    shared: SimState,
+    address: SocketAddr,
+    shutdown: CancellationToken,
+}
+
+impl InbentaSim {
+    /// Start with default options (tokens valid for an hour).
+    pub async fn start() -> std::io::Result<InbentaSim> {
+        Self::start_with(InbentaSimOptions::default()).await
+    }
+
+    /// Start on `127.0.0.1` and a free port.
+    pub async fn start_with(options: InbentaSimOptions) -> std::io::Result<InbentaSim> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        ensure_crypto_provider();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(std::io::Error::other)?;
+        let shared = Arc::new(Shared::new(
+            format!("http://{address}"),
+            http,
+            options.token_lifetime,
+            options.apis_in_auth_answer,
+        ));
+        let app = routes::router(Arc::clone(&shared));
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+            if let Err(err) = served {
+                tracing::warn!(error = %err, "Simulated Inbenta stopped with an error.");
+            }
+        });
+        tracing::debug!(%address, "Simulated Inbenta listening.");
+        Ok(InbentaSim {
+            shared,
+            address,
+            shutdown,
+        })
+    }
+
+    /// What goes in `[inbenta] auth_url`: `http://127.0.0.1:<port>`.
+    pub fn auth_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// The ticketing base URL `/v1/apis` reports.
+    pub fn ticketing_url(&self) -> String {
+        self.shared.ticketing_url()
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    // --- Inspection -------------------------------------------------------------------------
+
+    /// Every ticket, oldest first, with its replies.
+    pub fn tickets(&self) -> Vec<SimTicket> {
+        self.shared
+            .with(|data| data.tickets.values().cloned().collect())
+    }
+
+    pub fn ticket(&self, id: i64) -> Option<SimTicket> {
+        self.shared.with(|data| data.tickets.get(&id).cloned())
+    }
+
+    /// Users created through the API (the simulated agent is not listed).
+    pub fn users(&self) -> Vec<SimUser> {
+        self.shared.with(|data| data.users.clone())
+    }
+
+    pub fn media(&self) -> Vec<SimMedia> {
+        self.shared.with(|data| data.media.clone())
+    }
+
+    pub fn webhooks(&self) -> Vec<SimWebhook> {
+        self.shared
+            .with(|data| data.webhooks.iter().map(|h| h.public.clone()).collect())
+    }
+
+    /// Webhook POSTs made so far (see [`Self::add_agent_answer`]).
+    pub fn deliveries(&self) -> Vec<SimDelivery> {
+        self.shared.with(|data| data.deliveries.clone())
+    }
+
+    /// Requests received with `method` and a path starting with `path_prefix`, e.g.
+    /// `("POST", "/prod/ticketing/v1/tickets")` or `("POST", "/v1/auth")`. Counts refused and
+    /// injected-failure requests too.
+    pub fn request_count(&self, method: &str, path_prefix: &str) -> usize {
+        self.shared
+            .with(|data| data.request_count(method, path_prefix))
+    }
+
+    // --- Behaviour and faults ---------------------------------------------------------------
+
+    /// Answer the next `times` requests matching `method` and `path_prefix` with `status` and an
+    /// Inbenta error body (plus `Retry-After: 1` for 429), without touching any state.
+    pub fn fail_next(&self, method: &str, path_prefix: &str, status: u16, times: u32) {
+        self.shared
+            .with(|data| data.add_fault(method, path_prefix, status, times));
+    }
+
+    /// Make every token issued so far invalid (next calls get 401).
+    pub fn expire_all_tokens(&self) {
+        self.shared.with(|data| data.expire_all_tokens());
+    }
+
+    /// Lifetime of tokens issued from now on.
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.shared.with(|data| data.set_token_lifetime(lifetime));
+    }
+
+    /// Delay every answer by `delay` (zero to stop).
+    pub fn set_delay(&self, delay: Duration) {
+        self.shared.with(|data| data.delay = delay);
+    }
+
+    /// Change a ticket's status as an agent would; false when the ticket does not exist.
+    /// Notifies `ticket` webhooks in the background when called inside a Tokio runtime.
+    pub fn set_ticket_status(&self, ticket_id: i64, status: i64) -> bool {
+        let found = self
+            .shared
+            .with(|data| match data.tickets.get_mut(&ticket_id) {
+                Some(ticket) => {
+                    ticket.status = status;
+                    true
+                }
+                None => false,
+            });
+        if found {
+            self.notify("ticket", change_event(ticket_id, "ticket", "update", None));
+        }
+        found
+    }
+
+    /// Add an agent answer (reply of type `answer`) to a ticket and return its id; `None` when
+    /// the ticket does not exist. Notifies `reply` webhooks in the background when called
+    /// inside a Tokio runtime.
+    pub fn add_agent_answer(&self, ticket_id: i64, html: &str) -> Option<i64> {
+        let reply_id = self
+            .shared
+            .with(|data| data.add_reply(ticket_id, AGENT_USER_ID, html.to_owned(), Vec::new()))?;
+        self.notify(
+            "reply",
+            change_event(reply_id, "reply", "add", Some(ticket_id)),
+        );
+        Some(reply_id)
+    }
+
+    fn notify(&self, item: &'static str, events: serde_json::Value) {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(deliver(Arc::clone(&self.shared), item, events));
+        }
+    }
+}
+
+impl Drop for InbentaSim {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl std::fmt::Debug for InbentaSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InbentaSim")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+/// reqwest is built without a default TLS crypto provider; install ring's unless one is set.
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}

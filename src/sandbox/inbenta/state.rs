@@ -1,0 +1,226 @@
+//! The simulator's memory: tokens, users, tickets, media, webhooks, recorded requests and
+//! injected faults. One `std::sync::Mutex`, only ever taken inside [`Shared::with`], so it is
+//! never held across an `.await`.
+
+use super::{SimDelivery, SimMedia, SimReply, SimTicket, SimUser, SimWebhook};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+/// What every handler shares.
+pub(super) struct Shared {
+    data: Mutex<SimData>,
+    /// `http://127.0.0.1:<port>`.
+    pub(super) base_url: String,
+    /// Client for webhook verification and deliveries.
+    pub(super) http: reqwest::Client,
+    pub(super) apis_in_auth_answer: bool,
+}
+
+impl Shared {
+    pub(super) fn new(
+        base_url: String,
+        http: reqwest::Client,
+        token_lifetime: Duration,
+        apis_in_auth_answer: bool,
+    ) -> Self {
+        Self {
+            data: Mutex::new(SimData::new(token_lifetime)),
+            base_url,
+            http,
+            apis_in_auth_answer,
+        }
+    }
+
+    /// Run `f` with the state locked. A panic in another handler does not poison the simulator.
+    pub(super) fn with<R>(&self, f: impl FnOnce(&mut SimData) -> R) -> R {
+        let mut data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut data)
+    }
+
+    pub(super) fn ticketing_url(&self) -> String {
+        format!("{}/prod/ticketing", self.base_url)
+    }
+}
+
+/// A registered webhook with the secret it was registered with.
+pub(super) struct WebhookRecord {
+    pub(super) public: SimWebhook,
+    pub(super) secret: String,
+}
+
+/// Answer the next `remaining` requests matching `method` and `path_prefix` with `status`.
+struct FaultRule {
+    method: String,
+    path_prefix: String,
+    status: u16,
+    remaining: u32,
+}
+
+/// Author of agent answers added with `add_agent_answer`.
+pub(super) const AGENT_USER_ID: i64 = 1;
+
+pub(super) struct SimData {
+    token_lifetime_secs: i64,
+    /// token → expiry (unix seconds).
+    tokens: HashMap<String, i64>,
+    pub(super) users: Vec<SimUser>,
+    pub(super) tickets: BTreeMap<i64, SimTicket>,
+    pub(super) media: Vec<SimMedia>,
+    pub(super) webhooks: Vec<WebhookRecord>,
+    pub(super) deliveries: Vec<SimDelivery>,
+    faults: Vec<FaultRule>,
+    /// (method, path) of every request received, in order.
+    pub(super) requests: Vec<(String, String)>,
+    pub(super) delay: Duration,
+    next_user_id: i64,
+    next_ticket_id: i64,
+    next_reply_id: i64,
+}
+
+impl SimData {
+    fn new(token_lifetime: Duration) -> Self {
+        Self {
+            token_lifetime_secs: secs(token_lifetime),
+            tokens: HashMap::new(),
+            users: Vec::new(),
+            tickets: BTreeMap::new(),
+            media: Vec::new(),
+            webhooks: Vec::new(),
+            deliveries: Vec::new(),
+            faults: Vec::new(),
+            requests: Vec::new(),
+            delay: Duration::ZERO,
+            next_user_id: 1001,
+            next_ticket_id: 5001,
+            next_reply_id: 9001,
+        }
+    }
+
+    // --- tokens ---------------------------------------------------------------------------------
+
+    /// A new token and its expiry.
+    pub(super) fn issue_token(&mut self) -> (String, i64) {
+        let token = random_hex();
+        let expires_at = now() + self.token_lifetime_secs;
+        self.tokens.insert(token.clone(), expires_at);
+        (token, expires_at)
+    }
+
+    pub(super) fn token_lifetime_secs(&self) -> i64 {
+        self.token_lifetime_secs
+    }
+
+    pub(super) fn set_token_lifetime(&mut self, lifetime: Duration) {
+        self.token_lifetime_secs = secs(lifetime);
+    }
+
+    pub(super) fn token_is_valid(&self, token: &str) -> bool {
+        self.tokens.get(token).is_some_and(|&at| now() < at)
+    }
+
+    pub(super) fn expire_all_tokens(&mut self) {
+        for expiry in self.tokens.values_mut() {
+            *expiry = 0;
+        }
+    }
+
+    // --- users ----------------------------------------------------------------------------------
+
+    pub(super) fn add_user(&mut self, name: String, address: String) -> i64 {
+        let id = self.next_user_id;
+        self.next_user_id += 1;
+        self.users.push(SimUser { id, name, address });
+        id
+    }
+
+    /// Customers created through the API, or the built-in agent.
+    pub(super) fn user_exists(&self, id: i64) -> bool {
+        id == AGENT_USER_ID || self.users.iter().any(|u| u.id == id)
+    }
+
+    // --- tickets and replies --------------------------------------------------------------------
+
+    pub(super) fn next_ticket_id(&mut self) -> i64 {
+        let id = self.next_ticket_id;
+        self.next_ticket_id += 1;
+        id
+    }
+
+    /// Add a reply, typed `reply` when written by the ticket's creator and `answer` otherwise.
+    pub(super) fn add_reply(
+        &mut self,
+        ticket_id: i64,
+        creator: i64,
+        message: String,
+        attachments: Vec<String>,
+    ) -> Option<i64> {
+        let id = self.next_reply_id;
+        let ticket = self.tickets.get_mut(&ticket_id)?;
+        let kind = if creator == ticket.creator {
+            "reply"
+        } else {
+            "answer"
+        };
+        ticket.replies.push(SimReply {
+            id,
+            kind: kind.to_owned(),
+            creator,
+            message,
+            attachments,
+        });
+        self.next_reply_id += 1;
+        Some(id)
+    }
+
+    /// The first attachment uuid that was never uploaded, if any.
+    pub(super) fn unknown_media<'a>(&self, uuids: &'a [String]) -> Option<&'a str> {
+        uuids
+            .iter()
+            .find(|uuid| !self.media.iter().any(|m| &m.uuid == *uuid))
+            .map(String::as_str)
+    }
+
+    // --- requests and faults --------------------------------------------------------------------
+
+    pub(super) fn add_fault(&mut self, method: &str, path_prefix: &str, status: u16, times: u32) {
+        self.faults.push(FaultRule {
+            method: method.to_ascii_uppercase(),
+            path_prefix: path_prefix.to_owned(),
+            status,
+            remaining: times,
+        });
+    }
+
+    /// Record the request and return the injected status to answer it with, if any.
+    pub(super) fn record_request(&mut self, method: &str, path: &str) -> Option<u16> {
+        self.requests.push((method.to_owned(), path.to_owned()));
+        let rule = self.faults.iter_mut().find(|rule| {
+            rule.remaining > 0 && rule.method == method && path.starts_with(&rule.path_prefix)
+        })?;
+        rule.remaining -= 1;
+        let status = rule.status;
+        self.faults.retain(|rule| rule.remaining > 0);
+        Some(status)
+    }
+
+    pub(super) fn request_count(&self, method: &str, path_prefix: &str) -> usize {
+        self.requests
+            .iter()
+            .filter(|(m, p)| m.eq_ignore_ascii_case(method) && p.starts_with(path_prefix))
+            .count()
+    }
+}
+
+pub(super) fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// 32 random hex characters: tokens, challenges, webhook ids.
+pub(super) fn random_hex() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+fn secs(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}

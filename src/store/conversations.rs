@@ -1,0 +1,330 @@
+//! The per-conversation queue: ingest (dedupe + sequence), leases, draining in order, retries.
+//!
+//! A conversation row is both the ordering authority (`next_seq`) and the lease. `due_at` says when
+//! a worker should look at it (NULL = idle). Ingest sets it; a worker that drains everything clears
+//! it on release, but only if no event arrived meanwhile (`next_seq` unchanged), so a wake-up can
+//! never be lost between "nothing left" and "released".
+
+use super::{StoreError, Tx, now_ms, on_db, on_tx, Store};
+use crate::domain::InboundEvent;
+
+/// What ingest did with one webhook's events.
+#[derive(Debug, Default)]
+pub struct IngestOutcome {
+    pub stored: usize,
+    pub duplicates: usize,
+    /// Conversations that went from idle to due: each needs a drain trigger.
+    pub woken: Vec<i64>,
+}
+
+/// A conversation this worker now holds the lease on.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedConversation {
+    pub id: i64,
+    pub channel: String,
+    pub conversation_key: String,
+    /// The previous holder's lease expired while it held it (crash or stall): the first event may
+    /// have been partly carried out, so effects must be looked up before they are repeated.
+    pub recovering: i64,
+}
+
+/// An event waiting to be processed, in sequence order.
+#[derive(Debug, Clone)]
+pub struct PendingEvent {
+    pub id: i64,
+    pub seq: i64,
+    pub kind: String,
+    pub event: InboundEvent,
+    pub attempts: i32,
+    pub next_attempt_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PendingRow {
+    id: i64,
+    seq: i64,
+    kind: String,
+    payload: String,
+    attempts: i32,
+    next_attempt_at: Option<i64>,
+}
+
+/// How an attempt at an event ended badly.
+#[derive(Debug, Clone)]
+pub enum EventFailure {
+    /// Try again at `retry_at` (unix ms); the conversation waits behind it.
+    Retry { retry_at: i64, error: String },
+    /// Park as a dead letter; the conversation goes on with its next event.
+    DeadLetter { error: String },
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReleaseOutcome {
+    /// Released; `due_at` says when the conversation needs a worker again (None = idle).
+    Released { due_at: Option<i64> },
+    /// New events arrived since the snapshot: keep draining.
+    MoreWork,
+}
+
+const UPSERT_CONVERSATION: &str = "\
+INSERT INTO conversations (channel, conversation_key, next_seq, wake_seq, due_at, created_at, updated_at)
+VALUES ($1, $2, 1, 1, $3, $3, $3)
+ON CONFLICT (channel, conversation_key) DO UPDATE SET
+    next_seq = conversations.next_seq + 1,
+    wake_seq = CASE WHEN conversations.due_at IS NULL THEN conversations.next_seq + 1 ELSE conversations.wake_seq END,
+    due_at = COALESCE(conversations.due_at, excluded.due_at),
+    updated_at = excluded.updated_at
+RETURNING id, next_seq, wake_seq";
+
+const INSERT_EVENT: &str = "\
+INSERT INTO inbound_events (channel, dedupe_key, conversation_id, seq, kind, payload, state, received_at)
+VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)
+ON CONFLICT (channel, dedupe_key) DO NOTHING
+RETURNING id";
+
+const CLAIM: &str = "\
+UPDATE conversations SET
+    lease_owner = $1,
+    lease_until = $2,
+    recovering = CASE WHEN lease_owner IS NOT NULL THEN 1 ELSE 0 END,
+    updated_at = $3
+WHERE id = $4 AND due_at IS NOT NULL AND due_at <= $3 AND (lease_owner IS NULL OR lease_until < $3)
+RETURNING id, channel, conversation_key, recovering";
+
+impl Store {
+    /// Which of these dedupe keys are already stored for the channel.
+    pub async fn known_dedupe_keys(
+        &self,
+        channel: &str,
+        keys: &[&str],
+    ) -> Result<Vec<String>, StoreError> {
+        let query = "SELECT dedupe_key FROM inbound_events WHERE channel = $1 AND dedupe_key = $2";
+        let mut known = Vec::new();
+        for key in keys {
+            let found: Option<String> = on_db!(self, pool => sqlx::query_scalar(query)
+                .bind(channel)
+                .bind(*key)
+                .fetch_optional(pool)
+                .await)?;
+            known.extend(found);
+        }
+        Ok(known)
+    }
+
+    /// Store new events inside `tx`: each gets the next sequence number of its conversation, and
+    /// an event whose dedupe key is already stored is skipped.
+    pub async fn ingest_in_tx(
+        tx: &mut Tx,
+        channel: &str,
+        events: &[InboundEvent],
+    ) -> Result<IngestOutcome, StoreError> {
+        let mut outcome = IngestOutcome::default();
+        let now = now_ms();
+        for event in events {
+            let (conversation_id, seq, wake_seq): (i64, i64, i64) = on_tx!(tx, conn => sqlx::query_as(UPSERT_CONVERSATION)
+                .bind(channel)
+                .bind(event.conversation.as_str())
+                .bind(now)
+                .fetch_one(conn)
+                .await)?;
+            let payload = serde_json::to_string(event)?;
+            let inserted: Option<i64> = on_tx!(tx, conn => sqlx::query_scalar(INSERT_EVENT)
+                .bind(channel)
+                .bind(&event.dedupe_key)
+                .bind(conversation_id)
+                .bind(seq)
+                .bind(event.kind.name())
+                .bind(&payload)
+                .bind(now)
+                .fetch_optional(conn)
+                .await)?;
+            if inserted.is_some() {
+                outcome.stored += 1;
+            } else {
+                outcome.duplicates += 1;
+            }
+            if seq == wake_seq && !outcome.woken.contains(&conversation_id) {
+                outcome.woken.push(conversation_id);
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Take the lease on a due conversation, unless another live worker holds it.
+    pub async fn claim_conversation(
+        &self,
+        conversation_id: i64,
+        owner: &str,
+        lease_until: i64,
+    ) -> Result<Option<ClaimedConversation>, StoreError> {
+        let claimed = on_db!(self, pool => sqlx::query_as::<_, ClaimedConversation>(CLAIM)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now_ms())
+            .bind(conversation_id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(claimed)
+    }
+
+    /// Conversations that are due and not held by a live lease: their trigger was lost (crash,
+    /// expired lease) or their backoff is over.
+    pub async fn due_conversations(&self, limit: i64) -> Result<Vec<i64>, StoreError> {
+        let query = "SELECT id FROM conversations \
+            WHERE due_at IS NOT NULL AND due_at <= $1 AND (lease_owner IS NULL OR lease_until < $1) \
+            ORDER BY due_at LIMIT $2";
+        let ids = on_db!(self, pool => sqlx::query_scalar(query)
+            .bind(now_ms())
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        Ok(ids)
+    }
+
+    /// The conversation's current `next_seq`, read before looking for pending events.
+    pub async fn conversation_seq(&self, conversation_id: i64) -> Result<i64, StoreError> {
+        let query = "SELECT next_seq FROM conversations WHERE id = $1";
+        Ok(on_db!(self, pool => sqlx::query_scalar(query)
+            .bind(conversation_id)
+            .fetch_one(pool)
+            .await)?)
+    }
+
+    /// The next pending events of a conversation, in sequence order.
+    pub async fn pending_events(
+        &self,
+        conversation_id: i64,
+        limit: i64,
+    ) -> Result<Vec<PendingEvent>, StoreError> {
+        let query = "SELECT id, seq, kind, payload, attempts, next_attempt_at FROM inbound_events \
+            WHERE conversation_id = $1 AND state = 'pending' ORDER BY seq LIMIT $2";
+        let rows: Vec<PendingRow> = on_db!(self, pool => sqlx::query_as(query)
+            .bind(conversation_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(PendingEvent {
+                    id: row.id,
+                    seq: row.seq,
+                    kind: row.kind,
+                    event: serde_json::from_str(&row.payload)?,
+                    attempts: row.attempts,
+                    next_attempt_at: row.next_attempt_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Open a transaction that first re-checks and extends our lease. Everything an event changes
+    /// is written in this transaction, so an event is only ever finished by the lease holder.
+    pub async fn begin_leased(
+        &self,
+        conversation_id: i64,
+        owner: &str,
+        lease_until: i64,
+    ) -> Result<Tx, StoreError> {
+        let mut tx = self.begin().await?;
+        let query = "UPDATE conversations SET lease_until = $1 WHERE id = $2 AND lease_owner = $3";
+        let result = on_tx!(&mut tx, conn => sqlx::query(query)
+            .bind(lease_until)
+            .bind(conversation_id)
+            .bind(owner)
+            .execute(conn).await.map(|r| r.rows_affected()))?;
+        if result != 1 {
+            return Err(StoreError::LeaseLost(conversation_id));
+        }
+        Ok(tx)
+    }
+
+    /// Mark an event processed (`done` or `skipped`) with a JSON outcome, inside a leased tx.
+    pub async fn complete_event_in_tx(
+        tx: &mut Tx,
+        event_id: i64,
+        state: &str,
+        outcome: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let query = "UPDATE inbound_events SET state = $1, outcome = $2, processed_at = $3, \
+            next_attempt_at = NULL WHERE id = $4";
+        on_tx!(tx, conn => sqlx::query(query)
+            .bind(state)
+            .bind(outcome.to_string())
+            .bind(now_ms())
+            .bind(event_id)
+            .execute(conn).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Record a failed attempt inside a leased tx.
+    pub async fn fail_event_in_tx(
+        tx: &mut Tx,
+        event_id: i64,
+        failure: &EventFailure,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        match failure {
+            EventFailure::Retry { retry_at, error } => {
+                let query = "UPDATE inbound_events SET attempts = attempts + 1, \
+                    next_attempt_at = $1, last_error = $2 WHERE id = $3";
+                on_tx!(tx, conn => sqlx::query(query)
+                    .bind(retry_at)
+                    .bind(error)
+                    .bind(event_id)
+                    .execute(conn).await.map(|r| r.rows_affected()))?;
+            }
+            EventFailure::DeadLetter { error } => {
+                let query = "UPDATE inbound_events SET attempts = attempts + 1, state = 'failed', \
+                    next_attempt_at = NULL, last_error = $1, processed_at = $2 WHERE id = $3";
+                on_tx!(tx, conn => sqlx::query(query)
+                    .bind(error)
+                    .bind(now)
+                    .bind(event_id)
+                    .execute(conn).await.map(|r| r.rows_affected()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Give the lease back. `due_at` is when the conversation next needs a worker (None: nothing
+    /// pending). Refused (MoreWork) when events arrived after `seq_snapshot` was read.
+    pub async fn release_conversation(
+        &self,
+        conversation_id: i64,
+        owner: &str,
+        seq_snapshot: i64,
+        due_at: Option<i64>,
+    ) -> Result<ReleaseOutcome, StoreError> {
+        let query = "UPDATE conversations SET lease_owner = NULL, lease_until = NULL, recovering = 0, \
+            due_at = $1, updated_at = $2 WHERE id = $3 AND lease_owner = $4 AND next_seq = $5";
+        let result = on_db!(self, pool => sqlx::query(query)
+            .bind(due_at)
+            .bind(now_ms())
+            .bind(conversation_id)
+            .bind(owner)
+            .bind(seq_snapshot)
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        if result == 1 {
+            Ok(ReleaseOutcome::Released { due_at })
+        } else {
+            Ok(ReleaseOutcome::MoreWork)
+        }
+    }
+
+    /// Give the lease back at shutdown without touching `due_at`: another worker picks it up.
+    pub async fn abandon_lease(&self, conversation_id: i64, owner: &str) -> Result<(), StoreError> {
+        let query = "UPDATE conversations SET lease_owner = NULL, lease_until = NULL \
+            WHERE id = $1 AND lease_owner = $2";
+        on_db!(self, pool => sqlx::query(query)
+            .bind(conversation_id)
+            .bind(owner)
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Number of events still waiting to be processed (the queue depth metric).
+    pub async fn pending_count(&self) -> Result<i64, StoreError> {
+        let query = "SELECT COUNT(*) FROM inbound_events WHERE state = 'pending'";
+        Ok(on_db!(self, pool => sqlx::query_scalar(query).fetch_one(pool).await)?)
+    }
+}

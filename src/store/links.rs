@@ -1,0 +1,166 @@
+//! The mapping table: which helpdesk ticket a conversation is on.
+//!
+//! One row per ticket: a conversation whose ticket was closed gets a new row with the next
+//! `generation`, so the history of tickets for a customer stays visible.
+
+use super::{Store, StoreError, Tx, now_ms, on_db, on_tx};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Link {
+    pub id: i64,
+    pub channel: String,
+    pub conversation_key: String,
+    pub generation: i32,
+    pub contact_name: Option<String>,
+    pub route: Option<String>,
+    pub inbenta_user_id: Option<String>,
+    pub inbenta_ticket_id: Option<String>,
+    pub ticket_external_id: String,
+    /// `open` or `closed`.
+    pub state: String,
+    pub status_checked_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A ticket just created for a conversation.
+#[derive(Debug, Clone)]
+pub struct NewLink<'a> {
+    pub channel: &'a str,
+    pub conversation_key: &'a str,
+    pub generation: i32,
+    pub contact_name: Option<&'a str>,
+    pub route: &'a str,
+    pub inbenta_user_id: &'a str,
+    pub inbenta_ticket_id: &'a str,
+    pub ticket_external_id: &'a str,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LinkFilter {
+    pub channel: Option<String>,
+    pub conversation: Option<String>,
+    pub limit: i64,
+}
+
+const LINK_COLUMNS: &str = "id, channel, conversation_key, generation, contact_name, route, \
+    inbenta_user_id, inbenta_ticket_id, ticket_external_id, state, status_checked_at, closed_at, \
+    created_at, updated_at";
+
+impl Store {
+    /// The newest link (highest generation) of a conversation.
+    pub async fn current_link(
+        &self,
+        channel: &str,
+        conversation_key: &str,
+    ) -> Result<Option<Link>, StoreError> {
+        let query = format!(
+            "SELECT {LINK_COLUMNS} FROM links WHERE channel = $1 AND conversation_key = $2 \
+             ORDER BY generation DESC LIMIT 1"
+        );
+        let link = on_db!(self, pool => sqlx::query_as::<_, Link>(sqlx::AssertSqlSafe(query))
+            .bind(channel)
+            .bind(conversation_key)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(link)
+    }
+
+    pub async fn list_links(&self, filter: &LinkFilter) -> Result<Vec<Link>, StoreError> {
+        let query = format!(
+            "SELECT {LINK_COLUMNS} FROM links \
+             WHERE ($1 IS NULL OR channel = $1) AND ($2 IS NULL OR conversation_key = $2) \
+             ORDER BY id DESC LIMIT $3"
+        );
+        let limit = if filter.limit > 0 { filter.limit } else { 1000 };
+        let links = on_db!(self, pool => sqlx::query_as::<_, Link>(sqlx::AssertSqlSafe(query))
+            .bind(filter.channel.as_deref())
+            .bind(filter.conversation.as_deref())
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        Ok(links)
+    }
+
+    pub async fn insert_link_in_tx(tx: &mut Tx, link: &NewLink<'_>) -> Result<(), StoreError> {
+        let now = now_ms();
+        let query = "INSERT INTO links (channel, conversation_key, generation, contact_name, route, \
+            inbenta_user_id, inbenta_ticket_id, ticket_external_id, state, status_checked_at, \
+            created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $9, $9)";
+        on_tx!(tx, conn => sqlx::query(query)
+            .bind(link.channel)
+            .bind(link.conversation_key)
+            .bind(link.generation)
+            .bind(link.contact_name)
+            .bind(link.route)
+            .bind(link.inbenta_user_id)
+            .bind(link.inbenta_ticket_id)
+            .bind(link.ticket_external_id)
+            .bind(now)
+            .execute(conn).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Record what we learnt about the ticket's state (`open`/`closed`) and when we checked.
+    pub async fn update_link_state_in_tx(
+        tx: &mut Tx,
+        link_id: i64,
+        state: &str,
+        closed_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let query = "UPDATE links SET state = $1, closed_at = $2, status_checked_at = $3, \
+            updated_at = $3 WHERE id = $4";
+        on_tx!(tx, conn => sqlx::query(query)
+            .bind(state)
+            .bind(closed_at)
+            .bind(now_ms())
+            .bind(link_id)
+            .execute(conn).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Note that the ticket's status was read (and found open) just now.
+    pub async fn touch_link_checked(&self, link_id: i64, state: &str, closed_at: Option<i64>) -> Result<(), StoreError> {
+        let query = "UPDATE links SET state = $1, closed_at = $2, status_checked_at = $3, updated_at = $3 WHERE id = $4";
+        on_db!(self, pool => sqlx::query(query)
+            .bind(state)
+            .bind(closed_at)
+            .bind(now_ms())
+            .bind(link_id)
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Remember a vendor object the bridge created (echo suppression, idempotency lookups).
+    pub async fn record_effect_in_tx(
+        tx: &mut Tx,
+        vendor: &str,
+        remote_id: &str,
+        kind: &str,
+        event_id: i64,
+    ) -> Result<(), StoreError> {
+        let query = "INSERT INTO bridge_effects (vendor, remote_id, kind, event_id, created_at) \
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (vendor, remote_id) DO NOTHING";
+        on_tx!(tx, conn => sqlx::query(query)
+            .bind(vendor)
+            .bind(remote_id)
+            .bind(kind)
+            .bind(event_id)
+            .bind(now_ms())
+            .execute(conn).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Whether the bridge itself created this vendor object.
+    pub async fn is_own_effect(&self, vendor: &str, remote_id: &str) -> Result<bool, StoreError> {
+        let query = "SELECT COUNT(*) FROM bridge_effects WHERE vendor = $1 AND remote_id = $2";
+        let n: i64 = on_db!(self, pool => sqlx::query_scalar(query)
+            .bind(vendor)
+            .bind(remote_id)
+            .fetch_one(pool)
+            .await)?;
+        Ok(n > 0)
+    }
+}

@@ -1,0 +1,223 @@
+//! Draining one conversation: hold its lease, process pending events strictly in sequence order,
+//! record each outcome in a transaction that re-checks the lease, back off or dead-letter on
+//! failure, release only when nothing new arrived.
+
+use super::Engine;
+use super::message::{LinkWrite, Processed};
+use crate::connectors::{ConnectorError, ErrorClass};
+use tracing::Instrument;
+use crate::domain::EventKind;
+use crate::store::{
+    ClaimedConversation, EventFailure, PendingEvent, ReleaseOutcome, Store, StoreError, ms_after,
+    now_ms,
+};
+
+/// Events fetched per round.
+const BATCH: i64 = 32;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    pub claimed: bool,
+    pub processed: usize,
+}
+
+/// Why processing one event did not finish.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ProcessError {
+    #[error(transparent)]
+    Vendor(#[from] ConnectorError),
+    /// Our own side: configuration or data the bridge cannot act on. Parked, never retried.
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Engine {
+    /// Drain a conversation if it is due and nobody else holds it.
+    #[tracing::instrument(skip(self), fields(owner = %self.inner.owner))]
+    pub async fn drain(&self, conversation_id: i64) -> Result<DrainReport, StoreError> {
+        let store = &self.inner.store;
+        let lease_ttl = self.inner.settings.lease_ttl;
+        let Some(conversation) = store
+            .claim_conversation(conversation_id, &self.inner.owner, ms_after(lease_ttl))
+            .await?
+        else {
+            return Ok(DrainReport::default());
+        };
+        let mut report = DrainReport {
+            claimed: true,
+            processed: 0,
+        };
+        let mut recovering = conversation.recovering != 0;
+        if recovering {
+            tracing::info!(
+                channel = %conversation.channel,
+                conversation = %conversation.conversation_key,
+                "Took over a conversation whose previous worker stopped; effects are checked before they are repeated."
+            );
+        }
+        'rounds: loop {
+            if self.inner.shutdown.is_cancelled() {
+                store.abandon_lease(conversation.id, &self.inner.owner).await?;
+                return Ok(report);
+            }
+            let snapshot = store.conversation_seq(conversation.id).await?;
+            let events = store.pending_events(conversation.id, BATCH).await?;
+            let Some(first) = events.first() else {
+                match store
+                    .release_conversation(conversation.id, &self.inner.owner, snapshot, None)
+                    .await?
+                {
+                    ReleaseOutcome::Released { .. } => return Ok(report),
+                    ReleaseOutcome::MoreWork => continue 'rounds,
+                }
+            };
+            if let Some(retry_at) = first.next_attempt_at.filter(|at| *at > now_ms()) {
+                // The oldest event is backing off: the whole conversation waits behind it.
+                match store
+                    .release_conversation(
+                        conversation.id,
+                        &self.inner.owner,
+                        snapshot,
+                        Some(retry_at),
+                    )
+                    .await?
+                {
+                    ReleaseOutcome::Released { .. } => {
+                        if let Err(err) = self.inner.queue.push_at(conversation.id, retry_at).await
+                        {
+                            tracing::warn!(error = %err, "Could not schedule the retry trigger; the sweeper will pick it up.");
+                        }
+                        return Ok(report);
+                    }
+                    ReleaseOutcome::MoreWork => continue 'rounds,
+                }
+            }
+            for event in events {
+                if self.inner.shutdown.is_cancelled() {
+                    continue 'rounds;
+                }
+                let recovery = recovering || event.attempts > 0;
+                let finished = self.process_one(&conversation, &event, recovery).await?;
+                recovering = false;
+                report.processed += 1;
+                if !finished {
+                    // A retry was scheduled: stop here so later events wait behind it.
+                    continue 'rounds;
+                }
+            }
+        }
+    }
+
+    /// Process one event and record the result. Returns false when the event must be retried later.
+    async fn process_one(
+        &self,
+        conversation: &ClaimedConversation,
+        event: &PendingEvent,
+        recovery: bool,
+    ) -> Result<bool, StoreError> {
+        let span = tracing::info_span!(
+            "event",
+            event_id = event.id,
+            seq = event.seq,
+            kind = %event.kind,
+            channel = %conversation.channel,
+            conversation = %conversation.conversation_key,
+        );
+        let result = match &event.event.kind {
+            EventKind::CustomerMessage(message) => {
+                self.process_customer_message(conversation, event, message, recovery)
+                    .instrument(span.clone())
+                    .await
+            }
+            EventKind::Status(_) | EventKind::Other { .. } => Ok(Processed::stored_only(event)),
+        };
+        let lease_until = ms_after(self.inner.settings.lease_ttl);
+        match result {
+            Ok(processed) => {
+                let mut tx = self
+                    .inner
+                    .store
+                    .begin_leased(conversation.id, &self.inner.owner, lease_until)
+                    .await?;
+                if let EventKind::Status(status) = &event.event.kind {
+                    Store::record_status_in_tx(&mut tx, &conversation.channel, status, event.id)
+                        .await?;
+                }
+                for write in &processed.link_writes {
+                    match write {
+                        LinkWrite::Insert(link) => {
+                            Store::insert_link_in_tx(&mut tx, &link.as_new_link()).await?
+                        }
+                        LinkWrite::State {
+                            link_id,
+                            state,
+                            closed_at,
+                        } => {
+                            Store::update_link_state_in_tx(&mut tx, *link_id, state, *closed_at)
+                                .await?
+                        }
+                    }
+                }
+                for (vendor, remote_id, kind) in &processed.effects {
+                    Store::record_effect_in_tx(&mut tx, vendor, remote_id, kind, event.id).await?;
+                }
+                Store::complete_event_in_tx(&mut tx, event.id, processed.state, &processed.outcome)
+                    .await?;
+                tx.commit().await?;
+                metrics::counter!("omnibridge_events_processed_total", "kind" => event.kind.clone(), "result" => processed.state).increment(1);
+                tracing::info!(parent: &span, state = processed.state, outcome = %processed.outcome, "Event processed.");
+                Ok(true)
+            }
+            Err(ProcessError::Store(err)) => Err(err),
+            Err(err) => {
+                let failure = self.classify_failure(event, &err);
+                let mut tx = self
+                    .inner
+                    .store
+                    .begin_leased(conversation.id, &self.inner.owner, lease_until)
+                    .await?;
+                Store::fail_event_in_tx(&mut tx, event.id, &failure).await?;
+                tx.commit().await?;
+                match &failure {
+                    EventFailure::Retry { retry_at, error } => {
+                        metrics::counter!("omnibridge_events_processed_total", "kind" => event.kind.clone(), "result" => "retry").increment(1);
+                        tracing::warn!(parent: &span, attempt = event.attempts + 1, retry_in_ms = retry_at - now_ms(), error = %error, "Event failed; will retry.");
+                        Ok(false)
+                    }
+                    EventFailure::DeadLetter { error } => {
+                        metrics::counter!("omnibridge_events_processed_total", "kind" => event.kind.clone(), "result" => "dead_letter").increment(1);
+                        tracing::error!(parent: &span, attempts = event.attempts + 1, error = %error, "Event parked as a dead letter; redrive it with `omnibridge jobs retry`.");
+                        Ok(true)
+                    }
+                }
+            }
+        }
+    }
+
+    fn classify_failure(&self, event: &PendingEvent, err: &ProcessError) -> EventFailure {
+        let error = err.to_string();
+        let ProcessError::Vendor(vendor_err) = err else {
+            return EventFailure::DeadLetter { error };
+        };
+        if vendor_err.class() == ErrorClass::DeadLetter {
+            return EventFailure::DeadLetter { error };
+        }
+        let attempts = u32::try_from(event.attempts).unwrap_or(0) + 1;
+        match self
+            .inner
+            .settings
+            .retry
+            .delay_after(attempts, vendor_err.retry_after())
+        {
+            Some(delay) => EventFailure::Retry {
+                retry_at: ms_after(delay),
+                error,
+            },
+            None => EventFailure::DeadLetter {
+                error: format!("gave up after {attempts} attempts: {error}"),
+            },
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! `spawn_app()`: a fresh database, simulated get.chat and Inbenta, the real application on a
+//! random port, and helpers to post webhooks and wait for outcomes.
+
+use omnibridge::config::{self, Settings};
+use omnibridge::sandbox::getchat::GetchatSim;
+use omnibridge::sandbox::inbenta::InbentaSim;
+use omnibridge::startup::{Application, BuildOptions, Mode};
+use serde_json::Value;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub const WEBHOOK_SECRET: &str = "hook-secret-for-tests";
+pub const ADMIN_TOKEN: &str = "admin-token-for-tests";
+pub const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Generate one test per database from an async body taking a `Db`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                ($body)($crate::helpers::Db::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::helpers::postgres_available().await {
+                    ($body)($crate::helpers::Db::Postgres).await;
+                }
+            }
+        }
+    };
+}
+
+/// PostgreSQL tests skip with a printed reason when the server is absent, unless
+/// `OMNIBRIDGE_REQUIRE_POSTGRES=1` (CI), where its absence fails the test.
+pub async fn postgres_available() -> bool {
+    use sqlx::Connection;
+    match sqlx::PgConnection::connect(PG_URL).await {
+        Ok(conn) => {
+            let _ = conn.close().await;
+            true
+        }
+        Err(err) => {
+            if std::env::var("OMNIBRIDGE_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                panic!(
+                    "PostgreSQL is required (OMNIBRIDGE_REQUIRE_POSTGRES=1) but unreachable at {PG_URL}: {err}"
+                );
+            }
+            eprintln!("skipping PostgreSQL variant: {PG_URL} unreachable ({err})");
+            false
+        }
+    }
+}
+
+/// Knobs a test may turn before the app starts.
+#[derive(Clone, Debug)]
+pub struct AppOptions {
+    pub status_check_interval: &'static str,
+    pub retry_delays: &'static str,
+    pub max_attempts: u32,
+    pub mappings: Option<&'static str>,
+    pub concurrency: usize,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            status_check_interval: "1h",
+            retry_delays: r#"["50ms", "100ms", "200ms"]"#,
+            max_attempts: 6,
+            mappings: None,
+            concurrency: 8,
+        }
+    }
+}
+
+/// The environment of one test: the vendors and the database survive app restarts.
+pub struct TestEnv {
+    pub db: Db,
+    pub inbenta: InbentaSim,
+    pub getchat: GetchatSim,
+    pub options: AppOptions,
+    database_url: String,
+    pg_schema: Option<String>,
+    mappings_dir: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+    running: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestEnv {
+    pub async fn new(db: Db, options: AppOptions) -> TestEnv {
+        omnibridge::telemetry::init_for_tests();
+        omnibridge::startup::install_crypto_provider();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let (database_url, pg_schema) = match db {
+            Db::Sqlite => (
+                format!(
+                    "sqlite://{}",
+                    dir.path().join("data/omnibridge.db").display()
+                ),
+                None,
+            ),
+            Db::Postgres => (PG_URL.to_string(), Some(format!("test_{unique}"))),
+        };
+        let mappings_dir = dir.path().join("mappings");
+        std::fs::create_dir_all(&mappings_dir).expect("mappings dir");
+        let rules = options.mappings.map(str::to_owned).unwrap_or_else(|| {
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/mappings/routes.toml"))
+                .expect("shipped mappings/routes.toml")
+        });
+        std::fs::write(mappings_dir.join("routes.toml"), rules).expect("write rules");
+        TestEnv {
+            db,
+            inbenta: InbentaSim::start().await.expect("inbenta simulator"),
+            getchat: GetchatSim::start().await.expect("get.chat simulator"),
+            options,
+            database_url,
+            pg_schema,
+            mappings_dir,
+            _dir: dir,
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        let o = &self.options;
+        let toml = format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+admin_token = "{ADMIN_TOKEN}"
+
+[database]
+url = "{db}"
+max_connections = 10
+
+[worker]
+concurrency = {concurrency}
+lease_ttl = "5s"
+max_attempts = {max_attempts}
+retry_delays = {retry_delays}
+sweep_interval = "200ms"
+
+[mappings]
+dir = "{mappings}"
+
+[inbenta]
+auth_url = "{inbenta}"
+api_key = "{api_key}"
+secret = "{secret}"
+webhook_secret = "inbenta-hook-secret"
+status_check_interval = "{status_check_interval}"
+timeout = "5s"
+
+[[channels]]
+id = "sales"
+kind = "getchat"
+base_url = "{getchat}"
+token = "{getchat_token}"
+webhook_secret = "{WEBHOOK_SECRET}"
+timeout = "5s"
+"#,
+            db = self.database_url,
+            concurrency = o.concurrency,
+            max_attempts = o.max_attempts,
+            retry_delays = o.retry_delays,
+            mappings = self.mappings_dir.display(),
+            inbenta = self.inbenta.auth_url(),
+            api_key = InbentaSim::API_KEY,
+            secret = InbentaSim::SECRET,
+            status_check_interval = o.status_check_interval,
+            getchat = self.getchat.base_url(),
+            getchat_token = GetchatSim::TOKEN,
+        );
+        config::load_from_str(&toml, "test.toml", &[]).expect("test settings are valid")
+    }
+
+    /// Start (or restart) the real application against this environment.
+    pub async fn start_app(&self) -> TestApp {
+        let app = Application::build(
+            self.settings(),
+            Mode::Serve,
+            BuildOptions {
+                pg_schema: self.pg_schema.clone(),
+            },
+        )
+        .await
+        .expect("application starts");
+        let port = app.port().expect("serve mode has a port");
+        let shutdown = app.shutdown_token();
+        let running = tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            shutdown,
+            running,
+        }
+    }
+}
+
+/// A fresh environment and a running app.
+pub async fn spawn_app(db: Db) -> (TestEnv, TestApp) {
+    spawn_app_with(db, AppOptions::default()).await
+}
+
+pub async fn spawn_app_with(db: Db, options: AppOptions) -> (TestEnv, TestApp) {
+    let env = TestEnv::new(db, options).await;
+    let app = env.start_app().await;
+    (env, app)
+}
+
+impl TestApp {
+    /// POST a get.chat webhook body to channel `sales` with the right secret.
+    pub async fn post_getchat(&self, body: &Value) -> reqwest::Response {
+        self.post_getchat_raw("sales", Some(WEBHOOK_SECRET), body.to_string())
+            .await
+    }
+
+    pub async fn post_getchat_raw(
+        &self,
+        channel: &str,
+        secret: Option<&str>,
+        body: String,
+    ) -> reqwest::Response {
+        let mut url = format!("{}/webhooks/getchat/{channel}", self.address);
+        if let Some(secret) = secret {
+            url.push_str(&format!("?auth={secret}"));
+        }
+        self.client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request reaches the app")
+    }
+
+    /// GET an admin route with the admin token.
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("request reaches the app")
+    }
+
+    pub async fn links(&self) -> Vec<Value> {
+        self.admin_get("/api/v1/links")
+            .await
+            .json()
+            .await
+            .expect("links are JSON")
+    }
+
+    /// Stop the app gracefully and wait until it has stopped.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.running
+            .await
+            .expect("app task")
+            .expect("app stops cleanly");
+    }
+}
+
+/// Poll `check` until it returns Some, or panic with `what` after 20 s.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real application (HTTP, store, workers, connectors) against the
+//! simulated vendors on loopback, on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod admin;
+mod ingest;
+mod media;
+mod resilience;
+mod sync;

@@ -1,0 +1,170 @@
+//! The sync worker: order per conversation, ticket lifecycle, routes.
+
+use crate::helpers::{AppOptions, Db, eventually, spawn_app, spawn_app_with};
+use crate::ingest::onprem_text;
+use crate::on_both_databases;
+
+on_both_databases!(
+    many_concurrent_conversations_keep_their_order,
+    |db: Db| async move {
+        let (env, app) = spawn_app(db).await;
+        const CONVERSATIONS: usize = 12;
+        const MESSAGES: usize = 8;
+        let mut posts = Vec::new();
+        for c in 0..CONVERSATIONS {
+            let app_address = app.address.clone();
+            let client = app.client.clone();
+            posts.push(tokio::spawn(async move {
+                // Each conversation posts its messages one after the other; conversations interleave.
+                for m in 0..MESSAGES {
+                    let body = onprem_text(
+                        &format!("49160{c:03}"),
+                        "Order Test",
+                        &format!("wamid.O{c}.{m}"),
+                        &format!("message {m}"),
+                    );
+                    let status = client
+                        .post(format!(
+                            "{app_address}/webhooks/getchat/sales?auth={}",
+                            crate::helpers::WEBHOOK_SECRET
+                        ))
+                        .json(&body)
+                        .send()
+                        .await
+                        .unwrap()
+                        .status();
+                    assert_eq!(status, 200);
+                }
+            }));
+        }
+        for post in posts {
+            post.await.unwrap();
+        }
+        let tickets = eventually("every message on its ticket", || async {
+            let tickets = env.inbenta.tickets();
+            (tickets.len() == CONVERSATIONS
+                && tickets.iter().all(|t| t.replies.len() == MESSAGES - 1))
+            .then_some(tickets)
+        })
+        .await;
+        for ticket in tickets {
+            assert!(ticket.message.contains("message 0"));
+            for (i, reply) in ticket.replies.iter().enumerate() {
+                assert!(
+                    reply.message.contains(&format!("message {}", i + 1)),
+                    "ticket {} reply {i}: {}",
+                    ticket.id,
+                    reply.message
+                );
+            }
+        }
+        app.stop().await;
+    }
+);
+
+on_both_databases!(
+    a_message_after_the_ticket_was_closed_opens_a_new_ticket,
+    |db: Db| async move {
+        let (env, app) = spawn_app_with(
+            db,
+            AppOptions {
+                status_check_interval: "0s",
+                ..AppOptions::default()
+            },
+        )
+        .await;
+        app.post_getchat(&onprem_text("4917001", "Eve", "wamid.C1", "first problem"))
+            .await;
+        let first = eventually("the first ticket", || async {
+            env.inbenta.tickets().into_iter().next()
+        })
+        .await;
+        env.inbenta.set_ticket_status(first.id, 3);
+
+        app.post_getchat(&onprem_text("4917001", "Eve", "wamid.C2", "a new problem"))
+            .await;
+        let second = eventually("a second ticket", || async {
+            env.inbenta.tickets().into_iter().find(|t| t.id != first.id)
+        })
+        .await;
+        assert!(second.message.contains("a new problem"));
+        assert_eq!(
+            second.creator, first.creator,
+            "the same customer user is reused"
+        );
+        assert!(
+            env.inbenta
+                .tickets()
+                .iter()
+                .find(|t| t.id == first.id)
+                .unwrap()
+                .replies
+                .is_empty()
+        );
+
+        let links = app.links().await;
+        assert_eq!(links.len(), 2);
+        assert_eq!(links[0]["generation"], 2);
+        assert_eq!(links[0]["state"], "open");
+        assert_eq!(links[1]["state"], "closed");
+        app.stop().await;
+    }
+);
+
+const REOPEN_RULES: &str = r#"
+[[route]]
+name = "refunds"
+channel = "sales"
+when.text_matches = "(?i)refund"
+ticket.title = "Refund: {contact.name}"
+ticket.queue = 3
+reopen_within = "72h"
+
+[[route]]
+name = "default"
+channel = "*"
+reopen_within = "72h"
+"#;
+
+on_both_databases!(
+    routes_pick_title_and_queue_and_reopen_within_reopens,
+    |db: Db| async move {
+        let (env, app) = spawn_app_with(
+            db,
+            AppOptions {
+                status_check_interval: "0s",
+                mappings: Some(REOPEN_RULES),
+                ..AppOptions::default()
+            },
+        )
+        .await;
+        app.post_getchat(&onprem_text(
+            "4917002",
+            "Finn",
+            "wamid.R1",
+            "I want a REFUND",
+        ))
+        .await;
+        let ticket = eventually("the refund ticket", || async {
+            env.inbenta.tickets().into_iter().next()
+        })
+        .await;
+        assert_eq!(ticket.title, "Refund: Finn");
+        assert_eq!(ticket.queue, Some(3));
+        env.inbenta.set_ticket_status(ticket.id, 3);
+
+        app.post_getchat(&onprem_text("4917002", "Finn", "wamid.R2", "still waiting"))
+            .await;
+        let reopened = eventually("the reply on the reopened ticket", || async {
+            env.inbenta
+                .tickets()
+                .into_iter()
+                .find(|t| !t.replies.is_empty())
+        })
+        .await;
+        assert_eq!(reopened.id, ticket.id);
+        assert_eq!(reopened.status, 1, "reopened with inbenta.open_status");
+        assert_eq!(env.inbenta.tickets().len(), 1);
+        app.stop().await;
+    }
+);
