@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "omnibridge", version, about = "Keeps WhatsApp conversations (get.chat, Qontak) in sync with Inbenta Messenger tickets.")]
+#[command(
+    name = "omnibridge",
+    version,
+    about = "Keeps WhatsApp conversations (get.chat, Qontak) in sync with Inbenta Messenger tickets."
+)]
 pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -78,7 +82,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::CheckConfig(args) => {
             let settings = load_settings(&args)?;
             print!("{}", config::describe(&settings));
-            let (report, ok) = crate::mapping::validate_report(&settings.mappings.dir, &channel_ids(&settings));
+            let (report, ok) =
+                crate::mapping::validate_report(&settings.mappings.dir, &channel_ids(&settings));
             print!("{report}");
             Ok(if ok { 0 } else { 1 })
         }
@@ -96,7 +101,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         } => {
             let settings = load_settings(&args)?;
             crate::startup::install_crypto_provider();
-            let store = crate::startup::connect_and_migrate(&settings, &BuildOptions::default()).await?;
+            let store =
+                crate::startup::connect_and_migrate(&settings, &BuildOptions::default()).await?;
             let dead = store.dead_letters(1000).await?;
             if dead.is_empty() {
                 println!("No dead letters.");
@@ -145,13 +151,14 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -38,8 +38,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, detail) = match &self {
-            ApiError::BadRequest { code, detail } => (StatusCode::BAD_REQUEST, *code, detail.as_str()),
-            ApiError::Unauthorized(detail) => (StatusCode::UNAUTHORIZED, "unauthorized", detail.as_str()),
+            ApiError::BadRequest { code, detail } => {
+                (StatusCode::BAD_REQUEST, *code, detail.as_str())
+            }
+            ApiError::Unauthorized(detail) => {
+                (StatusCode::UNAUTHORIZED, "unauthorized", detail.as_str())
+            }
             ApiError::NotFound(detail) => (StatusCode::NOT_FOUND, "not_found", detail.as_str()),
             ApiError::Unprocessable { code, detail } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, *code, detail.as_str())

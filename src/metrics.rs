@@ -24,14 +24,27 @@ pub fn handle() -> PrometheusHandle {
 }
 
 fn describe() {
-    metrics::describe_counter!("omnibridge_webhooks_received_total", "Webhook deliveries by channel and result.");
-    metrics::describe_counter!("omnibridge_events_ingested_total", "Events stored, by channel and kind.");
-    metrics::describe_counter!("omnibridge_events_processed_total", "Events processed, by kind and result (done, skipped, retry, dead_letter).");
-    metrics::describe_counter!("omnibridge_vendor_calls_total", "Calls to vendors, by vendor and outcome.");
+    metrics::describe_counter!(
+        "omnibridge_webhooks_received_total",
+        "Webhook deliveries by channel and result."
+    );
+    metrics::describe_counter!(
+        "omnibridge_events_ingested_total",
+        "Events stored, by channel and kind."
+    );
+    metrics::describe_counter!(
+        "omnibridge_events_processed_total",
+        "Events processed, by kind and result (done, skipped, retry, dead_letter)."
+    );
+    metrics::describe_counter!(
+        "omnibridge_vendor_calls_total",
+        "Calls to vendors, by vendor and outcome."
+    );
     metrics::describe_gauge!("omnibridge_queue_depth", "Events waiting to be processed.");
 }
 
 /// Count one vendor call.
 pub fn vendor_call(vendor: &'static str, outcome: &'static str) {
-    metrics::counter!("omnibridge_vendor_calls_total", "vendor" => vendor, "outcome" => outcome).increment(1);
+    metrics::counter!("omnibridge_vendor_calls_total", "vendor" => vendor, "outcome" => outcome)
+        .increment(1);
 }

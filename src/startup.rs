@@ -48,7 +48,10 @@ pub fn install_crypto_provider() {
 }
 
 /// Connect to the database named in the settings and apply migrations.
-pub async fn connect_and_migrate(settings: &Settings, options: &BuildOptions) -> anyhow::Result<Store> {
+pub async fn connect_and_migrate(
+    settings: &Settings,
+    options: &BuildOptions,
+) -> anyhow::Result<Store> {
     let store = Store::connect(
         &settings.database.url,
         &ConnectOptions {
@@ -58,7 +61,10 @@ pub async fn connect_and_migrate(settings: &Settings, options: &BuildOptions) ->
     )
     .await
     .context("connecting to the database (database.url)")?;
-    store.migrate().await.context("applying database migrations")?;
+    store
+        .migrate()
+        .await
+        .context("applying database migrations")?;
     Ok(store)
 }
 
@@ -77,25 +83,32 @@ pub fn build_registry(settings: &Settings) -> anyhow::Result<Registry> {
             }
         }
     }
-    let tickets: Arc<dyn TicketConnector> = Arc::new(
-        crate::connectors::Metered::new(
-            InbentaClient::new(&settings.inbenta).context("inbenta settings")?,
-        ),
-    );
+    let tickets: Arc<dyn TicketConnector> = Arc::new(crate::connectors::Metered::new(
+        InbentaClient::new(&settings.inbenta).context("inbenta settings")?,
+    ));
     Ok(Registry::new(channels, tickets))
 }
 
 impl Application {
-    pub async fn build(settings: Settings, mode: Mode, options: BuildOptions) -> anyhow::Result<Self> {
+    pub async fn build(
+        settings: Settings,
+        mode: Mode,
+        options: BuildOptions,
+    ) -> anyhow::Result<Self> {
         install_crypto_provider();
         let metrics = crate::metrics::handle();
         let shutdown = CancellationToken::new();
         let store = connect_and_migrate(&settings, &options).await?;
         let registry = build_registry(&settings)?;
         let channel_ids: Vec<String> = settings.channels.iter().map(|c| c.id.clone()).collect();
-        let rules = crate::mapping::load_dir(&settings.mappings.dir, &channel_ids)
-            .map_err(|errors| anyhow::anyhow!("{errors}"))
-            .with_context(|| format!("mapping rules in {}", settings.mappings.dir.display()))?;
+        let rules = if settings.mappings.dir.is_dir() {
+            crate::mapping::load_dir(&settings.mappings.dir, &channel_ids)
+                .map_err(|errors| anyhow::anyhow!("{errors}"))
+                .with_context(|| format!("mapping rules in {}", settings.mappings.dir.display()))?
+        } else {
+            tracing::warn!(dir = %settings.mappings.dir.display(), "Mapping directory not found; every conversation uses the built-in default route.");
+            crate::mapping::RuleSet::empty()
+        };
         let rules = Arc::new(LiveRules::new(rules));
         let queue_name = format!(
             "omnibridge.drain_conversation.{}",
@@ -133,7 +146,9 @@ impl Application {
             Mode::Serve => {
                 let listener = tokio::net::TcpListener::bind(&settings.server.listen)
                     .await
-                    .with_context(|| format!("binding server.listen = {}", settings.server.listen))?;
+                    .with_context(|| {
+                        format!("binding server.listen = {}", settings.server.listen)
+                    })?;
                 let port = listener.local_addr()?.port();
                 let app = router(
                     AppState::new(engine.clone(), &settings, metrics),
@@ -177,7 +192,10 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.shutdown.cancelled().await;
         if let Some(server) = self.server {
-            server.await.context("HTTP server task")?.context("HTTP server")?;
+            server
+                .await
+                .context("HTTP server task")?
+                .context("HTTP server")?;
         }
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(30), task).await;

@@ -53,7 +53,11 @@ impl<T: TicketConnector> TicketConnector for Metered<T> {
         self.observe(self.inner.ticket_status(ticket).await)
     }
 
-    async fn set_ticket_status(&self, ticket: &ExternalId, status: i64) -> Result<(), ConnectorError> {
+    async fn set_ticket_status(
+        &self,
+        ticket: &ExternalId,
+        status: i64,
+    ) -> Result<(), ConnectorError> {
         self.observe(self.inner.set_ticket_status(ticket, status).await)
     }
 
@@ -61,7 +65,11 @@ impl<T: TicketConnector> TicketConnector for Metered<T> {
         self.observe(self.inner.list_replies(ticket).await)
     }
 
-    async fn add_reply(&self, ticket: &ExternalId, reply: &NewReply) -> Result<ExternalId, ConnectorError> {
+    async fn add_reply(
+        &self,
+        ticket: &ExternalId,
+        reply: &NewReply,
+    ) -> Result<ExternalId, ConnectorError> {
         self.observe(self.inner.add_reply(ticket, reply).await)
     }
 

@@ -5,9 +5,9 @@
 //! helpdesk (Inbenta Messenger): users, tickets, replies and media. The core only sees these
 //! traits and [`ConnectorError`]; vendor folders keep their wire types to themselves.
 
+mod error;
 pub mod getchat;
 pub mod inbenta;
-mod error;
 mod metered;
 mod registry;
 

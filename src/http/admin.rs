@@ -22,7 +22,9 @@ fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
     if secret_matches(Some(expected), given) {
         Ok(())
     } else {
-        Err(ApiError::Unauthorized("missing or wrong Bearer token".into()))
+        Err(ApiError::Unauthorized(
+            "missing or wrong Bearer token".into(),
+        ))
     }
 }
 

@@ -14,7 +14,10 @@ pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if state.engine.store().is_ready().await {
         (StatusCode::OK, "ready")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable or not migrated")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unreachable or not migrated",
+        )
     }
 }
 

@@ -72,18 +72,22 @@ async fn handle(
         .channels
         .get(channel)
         .filter(|c| c.kind == kind)
-        .ok_or_else(|| ApiError::NotFound(format!("no enabled {} channel {:?}", kind.as_str(), channel.as_str())))?;
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no enabled {} channel {:?}",
+                kind.as_str(),
+                channel.as_str()
+            ))
+        })?;
     if !secret_matches(known.webhook_secret.as_ref(), auth) {
         tracing::warn!("Webhook refused: wrong or missing ?auth= secret.");
         return Err(ApiError::Unauthorized(
             "wrong or missing ?auth= secret".into(),
         ));
     }
-    let connector = state
-        .engine
-        .registry()
-        .channel(channel)
-        .ok_or_else(|| ApiError::NotFound(format!("channel {:?} has no connector", channel.as_str())))?;
+    let connector = state.engine.registry().channel(channel).ok_or_else(|| {
+        ApiError::NotFound(format!("channel {:?} has no connector", channel.as_str()))
+    })?;
     let events = connector.parse_webhook(body).map_err(|err| {
         tracing::warn!(error = %err, "Webhook refused: malformed body.");
         match err {

@@ -5,7 +5,7 @@
 //! it on release, but only if no event arrived meanwhile (`next_seq` unchanged), so a wake-up can
 //! never be lost between "nothing left" and "released".
 
-use super::{StoreError, Tx, now_ms, on_db, on_tx, Store};
+use super::{Store, StoreError, Tx, now_ms, on_db, on_tx};
 use crate::domain::InboundEvent;
 
 /// What ingest did with one webhook's events.

@@ -122,7 +122,12 @@ impl Store {
     }
 
     /// Note that the ticket's status was read (and found open) just now.
-    pub async fn touch_link_checked(&self, link_id: i64, state: &str, closed_at: Option<i64>) -> Result<(), StoreError> {
+    pub async fn touch_link_checked(
+        &self,
+        link_id: i64,
+        state: &str,
+        closed_at: Option<i64>,
+    ) -> Result<(), StoreError> {
         let query = "UPDATE links SET state = $1, closed_at = $2, status_checked_at = $3, updated_at = $3 WHERE id = $4";
         on_db!(self, pool => sqlx::query(query)
             .bind(state)

@@ -160,7 +160,10 @@ impl Store {
                 .max_connections(1)
                 .connect_with(connect.clone())
                 .await?;
-            let statement = format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", schema.replace('"', ""));
+            let statement = format!(
+                "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+                schema.replace('"', "")
+            );
             sqlx::query(sqlx::AssertSqlSafe(statement))
                 .execute(&bootstrap)
                 .await?;

@@ -5,12 +5,12 @@
 use super::Engine;
 use super::message::{LinkWrite, Processed};
 use crate::connectors::{ConnectorError, ErrorClass};
-use tracing::Instrument;
 use crate::domain::EventKind;
 use crate::store::{
     ClaimedConversation, EventFailure, PendingEvent, ReleaseOutcome, Store, StoreError, ms_after,
     now_ms,
 };
+use tracing::Instrument;
 
 /// Events fetched per round.
 const BATCH: i64 = 32;
@@ -59,7 +59,9 @@ impl Engine {
         }
         'rounds: loop {
             if self.inner.shutdown.is_cancelled() {
-                store.abandon_lease(conversation.id, &self.inner.owner).await?;
+                store
+                    .abandon_lease(conversation.id, &self.inner.owner)
+                    .await?;
                 return Ok(report);
             }
             let snapshot = store.conversation_seq(conversation.id).await?;

@@ -27,7 +27,11 @@ pub(super) struct Processed {
 impl Processed {
     /// Events this version stores but does not act on (statuses are recorded by the caller).
     pub fn stored_only(event: &PendingEvent) -> Self {
-        let state = if event.kind == "status" { "done" } else { "skipped" };
+        let state = if event.kind == "status" {
+            "done"
+        } else {
+            "skipped"
+        };
         if state == "skipped" {
             tracing::debug!(kind = %event.kind, "Event kept in the store; this version does not act on it.");
         }
@@ -86,8 +90,14 @@ struct TicketPlan {
 
 /// Where the message goes.
 enum Target {
-    Reply { link: Link, reopen: bool },
-    NewTicket { generation: i32, user_id: Option<String> },
+    Reply {
+        link: Link,
+        reopen: bool,
+    },
+    NewTicket {
+        generation: i32,
+        user_id: Option<String>,
+    },
 }
 
 impl Engine {
@@ -99,12 +109,16 @@ impl Engine {
         recovery: bool,
     ) -> Result<Processed, ProcessError> {
         let channel_id = crate::domain::ChannelId::new(&conversation.channel);
-        let channel = self.registry().channel(&channel_id).cloned().ok_or_else(|| {
-            ProcessError::Unprocessable(format!(
-                "channel {:?} is not configured (or disabled); enable it and redrive",
-                conversation.channel
-            ))
-        })?;
+        let channel = self
+            .registry()
+            .channel(&channel_id)
+            .cloned()
+            .ok_or_else(|| {
+                ProcessError::Unprocessable(format!(
+                    "channel {:?} is not configured (or disabled); enable it and redrive",
+                    conversation.channel
+                ))
+            })?;
         let tickets = self.registry().tickets().clone();
         let plan = self.plan(&conversation.channel, message);
         let mut writes = Vec::new();
@@ -140,7 +154,10 @@ impl Engine {
             } => {
                 let user_id = match user_id {
                     Some(id) => ExternalId::new(id),
-                    None => self.find_or_create_user(&tickets, conversation, message).await?,
+                    None => {
+                        self.find_or_create_user(&tickets, conversation, message)
+                            .await?
+                    }
                 };
                 let external_id = format!(
                     "omnibridge:{}:{}:{}",
@@ -206,11 +223,11 @@ impl Engine {
             },
             None => TicketPlan {
                 route: "built-in default".into(),
-                title: format!(
-                    "WhatsApp {} ({})",
-                    message.contact.display_name(),
-                    message.contact.id
-                ),
+                title: crate::mapping::default_title(&crate::mapping::TitleVars {
+                    contact_name: message.contact.name.as_deref(),
+                    contact_id: &message.contact.id,
+                    channel,
+                }),
                 queue: None,
                 source: None,
                 reopen_within: None,
@@ -242,7 +259,9 @@ impl Engine {
         });
         if link.state == "open" && stale {
             if let Some(ticket_id) = &link.inbenta_ticket_id {
-                let status = tickets.ticket_status(&ExternalId::new(ticket_id.clone())).await?;
+                let status = tickets
+                    .ticket_status(&ExternalId::new(ticket_id.clone()))
+                    .await?;
                 if status == Some(settings.closed_status) {
                     let closed_at = now_ms();
                     tracing::info!(ticket_id = %ticket_id, "Ticket was closed in the helpdesk.");

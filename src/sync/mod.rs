@@ -61,11 +61,7 @@ impl Engine {
         settings: EngineSettings,
         shutdown: CancellationToken,
     ) -> Self {
-        let owner = format!(
-            "{}-{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        );
+        let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
         Self {
             inner: Arc::new(EngineInner {
                 store,

@@ -22,8 +22,12 @@ pub(super) fn marker(channel: &str, dedupe_key: &str) -> String {
 pub(super) fn message_html(message: &CustomerMessage) -> RenderedMessage {
     let mut html = annotations_html(message);
     match &message.body {
-        MessageBody::Text { text } | MessageBody::Rendered { text } => html.push_str(&text_html(text)),
-        MessageBody::Media { caption, .. } => html.push_str(&text_html(caption.as_deref().unwrap_or(""))),
+        MessageBody::Text { text } | MessageBody::Rendered { text } => {
+            html.push_str(&text_html(text))
+        }
+        MessageBody::Media { caption, .. } => {
+            html.push_str(&text_html(caption.as_deref().unwrap_or("")))
+        }
     }
     RenderedMessage {
         html,
@@ -70,7 +74,11 @@ pub(super) fn too_large_note(kind: MediaKind, file: &MediaFile, limit: usize) ->
     )
 }
 
-pub(super) fn download_failed_note(kind: MediaKind, media: &MediaRef, err: &ConnectorError) -> String {
+pub(super) fn download_failed_note(
+    kind: MediaKind,
+    media: &MediaRef,
+    err: &ConnectorError,
+) -> String {
     let name = media.filename.clone().unwrap_or_else(|| media.id.clone());
     format!(
         "📎 The customer sent a {} ({}) that could not be downloaded: {}",
@@ -93,7 +101,10 @@ fn text_html(text: &str) -> String {
     if text.is_empty() {
         return String::new();
     }
-    format!("<p>{}</p>", escape(text).replace("\r\n", "\n").replace('\n', "<br>"))
+    format!(
+        "<p>{}</p>",
+        escape(text).replace("\r\n", "\n").replace('\n', "<br>")
+    )
 }
 
 fn escape(text: &str) -> String {

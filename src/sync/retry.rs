@@ -55,7 +55,9 @@ mod tests {
 
     #[test]
     fn retry_after_from_the_vendor_is_honoured_but_capped() {
-        let d = policy().delay_after(1, Some(Duration::from_secs(30))).unwrap();
+        let d = policy()
+            .delay_after(1, Some(Duration::from_secs(30)))
+            .unwrap();
         assert_eq!(d, Duration::from_secs(30));
         let d = policy()
             .delay_after(1, Some(Duration::from_secs(86_400)))

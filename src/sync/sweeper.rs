@@ -8,7 +8,11 @@ use std::time::Duration;
 const SWEEP_BATCH: i64 = 200;
 
 pub(super) async fn run(engine: Engine) {
-    let interval = engine.inner.settings.sweep_interval.max(Duration::from_millis(50));
+    let interval = engine
+        .inner
+        .settings
+        .sweep_interval
+        .max(Duration::from_millis(50));
     let shutdown = engine.inner.shutdown.clone();
     loop {
         tokio::select! {

@@ -65,9 +65,9 @@ on_both_databases!(
         let media = env.inbenta.media();
         let uploaded = media
             .iter()
-            .find(|m| m.id == ticket.attachments[0])
+            .find(|m| m.uuid == ticket.attachments[0])
             .expect("uploaded media");
-        assert_eq!(uploaded.size, bytes.len());
+        assert_eq!(uploaded.size_bytes, bytes.len());
         app.stop().await;
     }
 );

@@ -145,3 +145,59 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+on_both_databases!(
+    a_lost_answer_from_inbenta_does_not_duplicate_the_ticket_or_the_reply,
+    |db: Db| async move {
+        let (env, app) = spawn_app(db).await;
+        // Inbenta creates the ticket but the bridge never sees the answer.
+        env.inbenta.lose_answer_next("POST", TICKETS, 502, 1);
+        app.post_getchat(&onprem_text("4920005", "Ned", "wamid.LA1", "first"))
+            .await;
+        let links = eventually("the link recorded after the retry", || async {
+            let links = app.links().await;
+            (!links.is_empty()).then_some(links)
+        })
+        .await;
+        assert_eq!(
+            env.inbenta.tickets().len(),
+            1,
+            "the retry found the ticket by its external id"
+        );
+        assert_eq!(
+            links[0]["inbenta_ticket_id"],
+            env.inbenta.tickets()[0].id.to_string()
+        );
+
+        // Same for a reply.
+        env.inbenta
+            .lose_answer_next("POST", &format!("{TICKETS}/"), 502, 1);
+        app.post_getchat(&onprem_text("4920005", "Ned", "wamid.LA2", "second"))
+            .await;
+        app.post_getchat(&onprem_text("4920005", "Ned", "wamid.LA3", "third"))
+            .await;
+        let ticket = eventually("both replies", || async {
+            env.inbenta
+                .tickets()
+                .into_iter()
+                .find(|t| t.replies.len() >= 2)
+        })
+        .await;
+        assert_eq!(
+            ticket.replies.len(),
+            2,
+            "no duplicate reply: {:?}",
+            ticket.replies
+        );
+        assert!(ticket.replies[0].message.contains("second"));
+        assert!(ticket.replies[1].message.contains("third"));
+        let dead: Vec<Value> = app
+            .admin_get("/api/v1/jobs?state=failed")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(dead.is_empty(), "{dead:?}");
+        app.stop().await;
+    }
+);

@@ -79,6 +79,11 @@ impl GetchatChannel {
         })
     }
 
+    #[cfg(test)]
+    pub(super) fn set_max_media_bytes_for_tests(&mut self, max: u64) {
+        self.client.set_max_media_bytes(max);
+    }
+
     /// The Integration API root this channel talks to (`…/api/v1/`).
     pub fn api_base(&self) -> &Url {
         self.client.api_base()

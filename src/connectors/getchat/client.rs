@@ -67,6 +67,8 @@ pub(super) struct GetchatClient {
     login: Option<Login>,
     /// The token in use; `None` until the first login.
     token: Mutex<Option<SecretString>>,
+    /// Largest file `fetch_media` accepts.
+    max_media_bytes: u64,
 }
 
 impl GetchatClient {
@@ -87,7 +89,13 @@ impl GetchatClient {
             api_base,
             login,
             token: Mutex::new(token),
+            max_media_bytes: MAX_MEDIA_BYTES,
         })
+    }
+
+    #[cfg(test)]
+    pub(super) fn set_max_media_bytes(&mut self, max: u64) {
+        self.max_media_bytes = max;
     }
 
     pub(super) fn api_base(&self) -> &Url {
@@ -95,11 +103,13 @@ impl GetchatClient {
     }
 
     fn endpoint(&self, path: &str) -> Result<Url, ConnectorError> {
-        self.api_base.join(path).map_err(|e| ConnectorError::Permanent {
-            vendor: VENDOR,
-            status: None,
-            message: format!("cannot build the URL for {path}: {e}"),
-        })
+        self.api_base
+            .join(path)
+            .map_err(|e| ConnectorError::Permanent {
+                vendor: VENDOR,
+                status: None,
+                message: format!("cannot build the URL for {path}: {e}"),
+            })
     }
 
     /// The current token, logging in first when there is none yet.
@@ -250,13 +260,14 @@ impl GetchatClient {
         let url = self.media_url(media)?;
         let response = self.send_authed(|http| http.get(url.clone())).await?;
         let mut response = check(response).await?;
+        let max = self.max_media_bytes;
         let too_big = || ConnectorError::Permanent {
             vendor: VENDOR,
             status: None,
             message: format!(
-                "media {} is larger than {} MB, WhatsApp's largest file size",
+                "media {} is larger than {}, the largest file WhatsApp allows",
                 media.id,
-                MAX_MEDIA_BYTES / (1024 * 1024)
+                human_size(max)
             ),
         };
         let announced_length = response
@@ -264,7 +275,7 @@ impl GetchatClient {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if announced_length.is_some_and(|len| len > MAX_MEDIA_BYTES) {
+        if announced_length.is_some_and(|len| len > max) {
             return Err(too_big());
         }
         let content_type = response
@@ -272,13 +283,13 @@ impl GetchatClient {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let mut bytes = Vec::with_capacity(announced_length.unwrap_or(0) as usize);
+        let mut bytes = Vec::with_capacity(announced_length.unwrap_or(0).min(max) as usize);
         while let Some(chunk) = response
             .chunk()
             .await
             .map_err(|e| ConnectorError::from_transport(VENDOR, &e))?
         {
-            if (bytes.len() + chunk.len()) as u64 > MAX_MEDIA_BYTES {
+            if (bytes.len() + chunk.len()) as u64 > max {
                 return Err(too_big());
             }
             bytes.extend_from_slice(&chunk);
@@ -316,6 +327,16 @@ impl GetchatClient {
             .pop_if_empty()
             .push(id);
         Ok(url)
+    }
+}
+
+/// "100 MB", or bytes below one megabyte.
+fn human_size(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    if bytes >= MB {
+        format!("{} MB", bytes / MB)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 
@@ -368,7 +389,9 @@ async fn error_detail(response: Response) -> String {
         .unwrap_or_else(|| status.to_string())
 }
 
-async fn read_json<T: serde::de::DeserializeOwned>(response: Response) -> Result<T, ConnectorError> {
+async fn read_json<T: serde::de::DeserializeOwned>(
+    response: Response,
+) -> Result<T, ConnectorError> {
     response
         .json()
         .await
@@ -437,7 +460,12 @@ pub(super) fn media_filename(media: &MediaRef, mime_type: &str) -> String {
     if let Some(name) = own {
         return name;
     }
-    let essence = mime_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = mime_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let kind = match essence.split('/').next().unwrap_or("") {
         "image" => "image",
         "video" => "video",

@@ -5,8 +5,8 @@
 use super::render::{self, non_empty};
 use super::wire::{GcMessage, NumberOrText, WaContact, WaError, WaMedia, WaMessage, WaStatus};
 use crate::domain::{
-    Contact, ConversationKey, CustomerMessage, DeliveryStatus, EventKind, ExternalId,
-    InboundEvent, MediaKind, MediaRef, MessageBody,
+    Contact, ConversationKey, CustomerMessage, DeliveryStatus, EventKind, ExternalId, InboundEvent,
+    MediaKind, MediaRef, MessageBody,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -193,7 +193,11 @@ fn message_body(message: &WaMessage, value_errors: &[WaError]) -> MessageBody {
             .as_ref()
             .map(|o| rendered(render::order(o)))
             .unwrap_or_else(unsupported),
-        "system" => match message.system.as_ref().and_then(|s| non_empty(s.body.as_deref())) {
+        "system" => match message
+            .system
+            .as_ref()
+            .and_then(|s| non_empty(s.body.as_deref()))
+        {
             Some(body) => rendered(format!("System notice: {body}")),
             None => unsupported(),
         },
@@ -226,7 +230,10 @@ fn media_body(
         .or_else(|| link.and_then(media_id_from_link));
     if id.is_none() && link.is_none() {
         return MessageBody::Rendered {
-            text: format!("Received a {} that cannot be downloaded (no media id)", kind.label()),
+            text: format!(
+                "Received a {} that cannot be downloaded (no media id)",
+                kind.label()
+            ),
         };
     }
     MessageBody::Media {
@@ -271,9 +278,7 @@ pub(super) fn status_event(status: &WaStatus, now: DateTime<Utc>) -> Result<Inbo
         occurred_at: timestamp_or(status.timestamp.as_ref(), now),
         kind: EventKind::Status(DeliveryStatus {
             message_id: ExternalId::new(message_id),
-            alt_message_id: getchat_id
-                .filter(|_| wamid.is_some())
-                .map(ExternalId::new),
+            alt_message_id: getchat_id.filter(|_| wamid.is_some()).map(ExternalId::new),
             status: state.to_owned(),
             recipient: recipient.to_owned(),
             errors,
@@ -302,7 +307,11 @@ pub(super) fn message_object_wa_id(message: &GcMessage) -> Option<String> {
 /// Sender details carried by a get.chat Message object.
 pub(super) fn message_object_sender(message: &GcMessage) -> SenderInfo {
     let mut tags: Vec<String> = Vec::new();
-    let all_tags = message.chat_tags.iter().chain(message.tags.iter()).flatten();
+    let all_tags = message
+        .chat_tags
+        .iter()
+        .chain(message.tags.iter())
+        .flatten();
     for name in all_tags.filter_map(|t| t.name()) {
         if !tags.iter().any(|t| t == name) {
             tags.push(name.to_owned());
@@ -394,7 +403,10 @@ pub(super) fn other_event(name: &str, object: &Value, now: DateTime<Utc>) -> Inb
         }
         "user_availability" => (
             None,
-            vec![identity_text(field("user")), identity_text(field("is_available"))],
+            vec![
+                identity_text(field("user")),
+                identity_text(field("is_available")),
+            ],
         ),
         _ => (None, Vec::new()),
     };
@@ -437,7 +449,9 @@ fn identity_text(value: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
-        Value::Object(_) => first_text(value, &["id", "name", "username"]).unwrap_or_else(|| "-".into()),
+        Value::Object(_) => {
+            first_text(value, &["id", "name", "username"]).unwrap_or_else(|| "-".into())
+        }
         Value::Null | Value::Array(_) => "-".into(),
     }
 }

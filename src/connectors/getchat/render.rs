@@ -181,7 +181,10 @@ pub(super) fn unsupported(kind: &str, errors: &[WaError]) -> String {
 }
 
 /// Reply, forward and ad-referral notes shown above the message.
-pub(super) fn annotations(context: Option<&WaContext>, referral: Option<&WaReferral>) -> Vec<String> {
+pub(super) fn annotations(
+    context: Option<&WaContext>,
+    referral: Option<&WaReferral>,
+) -> Vec<String> {
     let mut notes = Vec::new();
     if let Some(context) = context {
         if context.frequently_forwarded == Some(true) {

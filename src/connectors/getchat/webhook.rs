@@ -36,7 +36,10 @@ const EVENT_SECTIONS: &[(&str, &str)] = &[
 ];
 
 /// Parse one webhook body. `now` stands in for missing timestamps.
-pub(super) fn parse_body(body: &[u8], now: DateTime<Utc>) -> Result<Vec<InboundEvent>, WebhookError> {
+pub(super) fn parse_body(
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Vec<InboundEvent>, WebhookError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| WebhookError::InvalidJson(e.to_string()))?;
     let object = unwrap_websocket_frame(as_object(&value, "the body")?)?;
@@ -54,7 +57,9 @@ pub(super) fn parse_body(body: &[u8], now: DateTime<Utc>) -> Result<Vec<InboundE
 }
 
 /// `{type: "waba_webhook" | "getchat_webhook", waba_payload: {...}}` → the payload.
-fn unwrap_websocket_frame(object: &Map<String, Value>) -> Result<&Map<String, Value>, WebhookError> {
+fn unwrap_websocket_frame(
+    object: &Map<String, Value>,
+) -> Result<&Map<String, Value>, WebhookError> {
     let frame_type = object.get("type").and_then(Value::as_str);
     match (frame_type, object.get("waba_payload")) {
         (Some("waba_webhook" | "getchat_webhook"), Some(payload)) => {
@@ -110,10 +115,16 @@ fn parse_cloud(
         let Some(changes) = entry.get("changes") else {
             continue;
         };
-        for (c, change) in as_array(changes, &format!("{entry_path}.changes"))?.iter().enumerate() {
+        for (c, change) in as_array(changes, &format!("{entry_path}.changes"))?
+            .iter()
+            .enumerate()
+        {
             let path = format!("{entry_path}.changes[{c}]");
             let change = as_object(change, &path)?;
-            let field = change.get("field").and_then(Value::as_str).unwrap_or("messages");
+            let field = change
+                .get("field")
+                .and_then(Value::as_str)
+                .unwrap_or("messages");
             let Some(value) = change.get("value") else {
                 return Err(unrecognized(&path, "change has no \"value\""));
             };
@@ -155,11 +166,17 @@ fn parse_sections(
     };
     let names = ContactNames::new(&contacts);
 
-    for (i, item) in items(object, "messages", &at("messages"))?.iter().enumerate() {
+    for (i, item) in items(object, "messages", &at("messages"))?
+        .iter()
+        .enumerate()
+    {
         let item_path = format!("{}[{i}]", at("messages"));
         let message: WaMessage = decode(item, &item_path)?;
         let sender = SenderInfo {
-            name: message.from.as_deref().and_then(|from| names.name_for(from)),
+            name: message
+                .from
+                .as_deref()
+                .and_then(|from| names.name_for(from)),
             ..SenderInfo::default()
         };
         let event = convert::customer_message_event(&message, sender, value_errors, now)
@@ -175,7 +192,10 @@ fn parse_sections(
     }
 
     let outgoing = at("outgoing_messages");
-    for (i, item) in items(object, "outgoing_messages", &outgoing)?.iter().enumerate() {
+    for (i, item) in items(object, "outgoing_messages", &outgoing)?
+        .iter()
+        .enumerate()
+    {
         let item_path = format!("{outgoing}[{i}]");
         let message: GcMessage = decode(item, &item_path)?;
         let event = convert::outgoing_message_event(item, &message, now)
@@ -183,11 +203,14 @@ fn parse_sections(
         events.push(event);
     }
 
-    for (i, item) in items(object, "statuses", &at("statuses"))?.iter().enumerate() {
+    for (i, item) in items(object, "statuses", &at("statuses"))?
+        .iter()
+        .enumerate()
+    {
         let item_path = format!("{}[{i}]", at("statuses"));
         let status: WaStatus = decode(item, &item_path)?;
-        let event =
-            convert::status_event(&status, now).map_err(|problem| unrecognized(&item_path, &problem))?;
+        let event = convert::status_event(&status, now)
+            .map_err(|problem| unrecognized(&item_path, &problem))?;
         events.push(event);
     }
 
@@ -252,13 +275,19 @@ fn decode<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T, WebhookEr
 
 fn as_object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, WebhookError> {
     value.as_object().ok_or_else(|| {
-        unrecognized(path, &format!("expected a JSON object, got {}", type_name(value)))
+        unrecognized(
+            path,
+            &format!("expected a JSON object, got {}", type_name(value)),
+        )
     })
 }
 
 fn as_array<'a>(value: &'a Value, path: &str) -> Result<&'a Vec<Value>, WebhookError> {
     value.as_array().ok_or_else(|| {
-        unrecognized(path, &format!("expected an array, got {}", type_name(value)))
+        unrecognized(
+            path,
+            &format!("expected an array, got {}", type_name(value)),
+        )
     })
 }
 
@@ -290,7 +319,8 @@ impl EventList {
         match self.index.get(&event.dedupe_key) {
             Some(&i) => merge_into(&mut self.events[i], event),
             None => {
-                self.index.insert(event.dedupe_key.clone(), self.events.len());
+                self.index
+                    .insert(event.dedupe_key.clone(), self.events.len());
                 self.events.push(event);
             }
         }

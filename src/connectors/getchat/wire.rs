@@ -132,8 +132,6 @@ pub(super) struct WaCardEmail {
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub(super) struct WaInteractive {
-    #[serde(rename = "type")]
-    pub(super) kind: Option<String>,
     pub(super) button_reply: Option<WaReplyChoice>,
     pub(super) list_reply: Option<WaReplyChoice>,
     pub(super) nfm_reply: Option<WaFormReply>,
@@ -163,7 +161,6 @@ pub(super) struct WaButton {
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub(super) struct WaReaction {
-    pub(super) message_id: Option<String>,
     pub(super) emoji: Option<String>,
 }
 
@@ -265,7 +262,7 @@ pub(super) struct GcContact {
 pub(super) enum GcTag {
     Named { name: String },
     Bare(String),
-    Other(Value),
+    Other(serde::de::IgnoredAny),
 }
 
 impl GcTag {

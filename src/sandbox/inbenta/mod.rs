@@ -73,6 +73,8 @@ pub struct SimTicket {
     /// 1 when created.
     pub status: i64,
     pub replies: Vec<SimReply>,
+    /// When the simulator stored it (benchmarks measure latency with it).
+    pub received_at: std::time::SystemTime,
 }
 
 /// A reply on a ticket.
@@ -84,14 +86,17 @@ pub struct SimReply {
     pub creator: i64,
     pub message: String,
     pub attachments: Vec<String>,
+    /// When the simulator stored it.
+    pub received_at: std::time::SystemTime,
 }
 
 /// A file uploaded through `POST /v1/media`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimMedia {
+    /// The uuid answered to the upload (what attachments name).
     pub uuid: String,
     pub name: String,
-    /// Size after base64 decoding.
+    /// Size in bytes after base64 decoding.
     pub size_bytes: usize,
 }
 
@@ -122,6 +127,11 @@ pub struct InbentaSim {
 }
 
 impl InbentaSim {
+    /// API key the simulator accepts (same as the module's [`API_KEY`]).
+    pub const API_KEY: &'static str = API_KEY;
+    /// API secret the simulator accepts (same as the module's [`SECRET`]).
+    pub const SECRET: &'static str = SECRET;
+
     /// Start with default options (tokens valid for an hour).
     pub async fn start() -> std::io::Result<InbentaSim> {
         Self::start_with(InbentaSimOptions::default()).await
@@ -220,7 +230,19 @@ impl InbentaSim {
     /// Inbenta error body (plus `Retry-After: 1` for 429), without touching any state.
     pub fn fail_next(&self, method: &str, path_prefix: &str, status: u16, times: u32) {
         self.shared
-            .with(|data| data.add_fault(method, path_prefix, status, times));
+            .with(|data| data.add_fault(method, path_prefix, status, times, false));
+    }
+
+    /// Carry out the next `times` requests matching `method` and `path_prefix`, then answer
+    /// `status` anyway: the effect happened but the caller never learns it (a lost answer).
+    pub fn lose_answer_next(&self, method: &str, path_prefix: &str, status: u16, times: u32) {
+        self.shared
+            .with(|data| data.add_fault(method, path_prefix, status, times, true));
+    }
+
+    /// Forget every failure injected with [`Self::fail_next`] that has not fired yet.
+    pub fn clear_failures(&self) {
+        self.shared.with(|data| data.clear_faults());
     }
 
     /// Make every token issued so far invalid (next calls get 401).

@@ -6,7 +6,7 @@ use super::checks::{
     Answer, SimError, attachments, authorize, body_object, check_api_key, check_token,
     existing_user, ok, optional_integer, required_text, ticket_id,
 };
-use super::state::{Shared, random_hex};
+use super::state::{Fault, Shared, random_hex};
 use super::webhooks::{list_webhooks, register_webhook};
 use super::{SECRET, SimMedia, SimReply, SimTicket, SimUser};
 use axum::Router;
@@ -66,7 +66,11 @@ async fn record_and_inject(
         tokio::time::sleep(delay).await;
     }
     match injected {
-        Some(status) => injected_failure(status),
+        Some(Fault::Before(status)) => injected_failure(status),
+        Some(Fault::After(status)) => {
+            let _carried_out = next.run(request).await;
+            injected_failure(status)
+        }
         None => next.run(request).await,
     }
 }
@@ -251,6 +255,7 @@ async fn create_ticket(
                 external_id,
                 status: 1,
                 replies: Vec::new(),
+                received_at: std::time::SystemTime::now(),
             },
         );
         id

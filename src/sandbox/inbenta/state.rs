@@ -55,6 +55,17 @@ struct FaultRule {
     path_prefix: String,
     status: u16,
     remaining: u32,
+    /// Carry the request out, then answer `status` anyway (the answer is "lost").
+    after_effect: bool,
+}
+
+/// What the middleware does with a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Fault {
+    /// Answer `status` without touching any state.
+    Before(u16),
+    /// Carry the request out, then answer `status`.
+    After(u16),
 }
 
 /// Author of agent answers added with `add_agent_answer`.
@@ -168,6 +179,7 @@ impl SimData {
             creator,
             message,
             attachments,
+            received_at: std::time::SystemTime::now(),
         });
         self.next_reply_id += 1;
         Some(id)
@@ -183,25 +195,41 @@ impl SimData {
 
     // --- requests and faults --------------------------------------------------------------------
 
-    pub(super) fn add_fault(&mut self, method: &str, path_prefix: &str, status: u16, times: u32) {
+    pub(super) fn add_fault(
+        &mut self,
+        method: &str,
+        path_prefix: &str,
+        status: u16,
+        times: u32,
+        after_effect: bool,
+    ) {
         self.faults.push(FaultRule {
             method: method.to_ascii_uppercase(),
             path_prefix: path_prefix.to_owned(),
             status,
             remaining: times,
+            after_effect,
         });
     }
 
+    pub(super) fn clear_faults(&mut self) {
+        self.faults.clear();
+    }
+
     /// Record the request and return the injected status to answer it with, if any.
-    pub(super) fn record_request(&mut self, method: &str, path: &str) -> Option<u16> {
+    pub(super) fn record_request(&mut self, method: &str, path: &str) -> Option<Fault> {
         self.requests.push((method.to_owned(), path.to_owned()));
         let rule = self.faults.iter_mut().find(|rule| {
             rule.remaining > 0 && rule.method == method && path.starts_with(&rule.path_prefix)
         })?;
         rule.remaining -= 1;
-        let status = rule.status;
+        let fault = if rule.after_effect {
+            Fault::After(rule.status)
+        } else {
+            Fault::Before(rule.status)
+        };
         self.faults.retain(|rule| rule.remaining > 0);
-        Some(status)
+        Some(fault)
     }
 
     pub(super) fn request_count(&self, method: &str, path_prefix: &str) -> usize {

@@ -563,3 +563,15 @@ async fn largest_file_the_client_accepts_fits_the_ten_megabyte_payload_limit() {
 
     assert_eq!(sim.media()[0].size_bytes, client.max_attachment_bytes());
 }
+
+#[tokio::test]
+async fn cleared_failures_do_not_fire() {
+    let caller = Caller::start().await;
+    caller
+        .sim
+        .fail_next("GET", "/prod/ticketing/v1/users", 503, 5);
+
+    caller.sim.clear_failures();
+
+    assert_eq!(caller.get("/v1/users").await.0, 200);
+}

@@ -6,7 +6,10 @@ use chrono::{DateTime, TimeZone, Utc};
 
 macro_rules! fixture {
     ($name:literal) => {
-        ($name, include_str!(concat!("../../../../tests/fixtures/", $name)))
+        (
+            $name,
+            include_str!(concat!("../../../../tests/fixtures/", $name)),
+        )
     };
 }
 
@@ -28,8 +31,14 @@ enum Expect {
 }
 
 const CLOUD_INBOUND: &[((&str, &str), Expect)] = &[
-    (fixture!("wa/wa_cloud_inbound_animated_sticker.json"), Expect::Media(MediaKind::Sticker)),
-    (fixture!("wa/wa_cloud_inbound_audio.json"), Expect::Media(MediaKind::Audio)),
+    (
+        fixture!("wa/wa_cloud_inbound_animated_sticker.json"),
+        Expect::Media(MediaKind::Sticker),
+    ),
+    (
+        fixture!("wa/wa_cloud_inbound_audio.json"),
+        Expect::Media(MediaKind::Audio),
+    ),
     (
         fixture!("wa/wa_cloud_inbound_chosen_location.json"),
         Expect::Rendered(
@@ -46,13 +55,22 @@ const CLOUD_INBOUND: &[((&str, &str), Expect)] = &[
         fixture!("wa/wa_cloud_inbound_current_location.json"),
         Expect::Rendered("📍 Location — https://maps.google.com/?q=12.25089,43.90539"),
     ),
-    (fixture!("wa/wa_cloud_inbound_document.json"), Expect::Media(MediaKind::Document)),
-    (fixture!("wa/wa_cloud_inbound_forwarded.json"), Expect::Text("forwarded text")),
+    (
+        fixture!("wa/wa_cloud_inbound_document.json"),
+        Expect::Media(MediaKind::Document),
+    ),
+    (
+        fixture!("wa/wa_cloud_inbound_forwarded.json"),
+        Expect::Text("forwarded text"),
+    ),
     (
         fixture!("wa/wa_cloud_inbound_forwarded_many_times.json"),
         Expect::Text("text forwarded many times"),
     ),
-    (fixture!("wa/wa_cloud_inbound_image.json"), Expect::Media(MediaKind::Image)),
+    (
+        fixture!("wa/wa_cloud_inbound_image.json"),
+        Expect::Media(MediaKind::Image),
+    ),
     (
         fixture!("wa/wa_cloud_inbound_interactive_callback_button_button.json"),
         Expect::Rendered("Selected: title"),
@@ -62,7 +80,9 @@ const CLOUD_INBOUND: &[((&str, &str), Expect)] = &[
         Expect::Rendered("Selected: title"),
     ),
     (
-        fixture!("wa/wa_cloud_inbound_interactive_callback_button_quick_reply_without_context.json"),
+        fixture!(
+            "wa/wa_cloud_inbound_interactive_callback_button_quick_reply_without_context.json"
+        ),
         Expect::Rendered("Selected: title"),
     ),
     (
@@ -79,17 +99,32 @@ const CLOUD_INBOUND: &[((&str, &str), Expect)] = &[
             "Unsupported message type (interactive): 131000: Something went wrong (Unsupported webhook payload)",
         ),
     ),
-    (fixture!("wa/wa_cloud_inbound_media_with_url.json"), Expect::Media(MediaKind::Image)),
+    (
+        fixture!("wa/wa_cloud_inbound_media_with_url.json"),
+        Expect::Media(MediaKind::Image),
+    ),
     (
         fixture!("wa/wa_cloud_inbound_order.json"),
         Expect::Rendered(
             "🛒 Order (catalog 354160437058781): 3 × HAMBURGER at 30 ILS, 2 × FRENCH_FRIES at 35 ILS, 2 × SODA at 10 ILS — total 180 ILS",
         ),
     ),
-    (fixture!("wa/wa_cloud_inbound_reaction.json"), Expect::Rendered("Reacted 😮 to a message")),
-    (fixture!("wa/wa_cloud_inbound_referral.json"), Expect::Text("BODY")),
-    (fixture!("wa/wa_cloud_inbound_reply.json"), Expect::Text("replied text")),
-    (fixture!("wa/wa_cloud_inbound_static_sticker.json"), Expect::Media(MediaKind::Sticker)),
+    (
+        fixture!("wa/wa_cloud_inbound_reaction.json"),
+        Expect::Rendered("Reacted 😮 to a message"),
+    ),
+    (
+        fixture!("wa/wa_cloud_inbound_referral.json"),
+        Expect::Text("BODY"),
+    ),
+    (
+        fixture!("wa/wa_cloud_inbound_reply.json"),
+        Expect::Text("replied text"),
+    ),
+    (
+        fixture!("wa/wa_cloud_inbound_static_sticker.json"),
+        Expect::Media(MediaKind::Sticker),
+    ),
     (
         fixture!("wa/wa_cloud_inbound_system_system_identity_change.json"),
         Expect::Rendered("System notice: User identity changed"),
@@ -98,8 +133,14 @@ const CLOUD_INBOUND: &[((&str, &str), Expect)] = &[
         fixture!("wa/wa_cloud_inbound_system_system_phone_number_change.json"),
         Expect::Rendered("System notice: User A changed from 972987654321 to 972912345678"),
     ),
-    (fixture!("wa/wa_cloud_inbound_text.json"), Expect::Text("Body Text")),
-    (fixture!("wa/wa_cloud_inbound_unreaction_empty.json"), Expect::Rendered("Removed a reaction")),
+    (
+        fixture!("wa/wa_cloud_inbound_text.json"),
+        Expect::Text("Body Text"),
+    ),
+    (
+        fixture!("wa/wa_cloud_inbound_unreaction_empty.json"),
+        Expect::Rendered("Removed a reaction"),
+    ),
     (
         fixture!("wa/wa_cloud_inbound_unreaction_no_emoji.json"),
         Expect::Rendered("Removed a reaction"),
@@ -116,8 +157,14 @@ const CLOUD_INBOUND: &[((&str, &str), Expect)] = &[
             "Unsupported message type (pool): 131051: Message type unknown (Message type is currently not supported.)",
         ),
     ),
-    (fixture!("wa/wa_cloud_inbound_video.json"), Expect::Media(MediaKind::Video)),
-    (fixture!("wa/wa_cloud_inbound_voice.json"), Expect::Media(MediaKind::Voice)),
+    (
+        fixture!("wa/wa_cloud_inbound_video.json"),
+        Expect::Media(MediaKind::Video),
+    ),
+    (
+        fixture!("wa/wa_cloud_inbound_voice.json"),
+        Expect::Media(MediaKind::Voice),
+    ),
 ];
 
 #[test]
@@ -169,7 +216,9 @@ fn cloud_contact_name_and_timestamp_are_read() {
     let (name, body) = fixture!("wa/wa_cloud_inbound_text.json");
     let event = parse_one(name, body);
     assert_eq!(event.occurred_at, Utc.timestamp_opt(1697043223, 0).unwrap());
-    let EventKind::CustomerMessage(message) = event.kind else { panic!() };
+    let EventKind::CustomerMessage(message) = event.kind else {
+        panic!()
+    };
     assert_eq!(message.contact.name.as_deref(), Some("Test Name"));
     assert_eq!(message.contact.phone.as_deref(), Some("972987654321"));
 }
@@ -189,15 +238,25 @@ fn document_keeps_filename_caption_mime_and_checksum() {
 #[test]
 fn media_url_is_kept_when_announced() {
     let (name, body) = fixture!("wa/wa_cloud_inbound_media_with_url.json");
-    let MessageBody::Media { media, .. } = customer_message(name, body).body else { panic!() };
-    assert!(media.url.unwrap().starts_with("https://lookaside.fbsbx.com/"));
+    let MessageBody::Media { media, .. } = customer_message(name, body).body else {
+        panic!()
+    };
+    assert!(
+        media
+            .url
+            .unwrap()
+            .starts_with("https://lookaside.fbsbx.com/")
+    );
 }
 
 #[test]
 fn context_and_referral_become_annotations() {
     let cases = [
         (fixture!("wa/wa_cloud_inbound_forwarded.json"), "Forwarded"),
-        (fixture!("wa/wa_cloud_inbound_forwarded_many_times.json"), "Forwarded many times"),
+        (
+            fixture!("wa/wa_cloud_inbound_forwarded_many_times.json"),
+            "Forwarded many times",
+        ),
         (
             fixture!("wa/wa_cloud_inbound_reply.json"),
             "Reply to message wamid.xyzxyz== from 972123456789",
@@ -228,7 +287,13 @@ fn onprem_samples_become_customer_messages() {
 
     let (name, body) = fixture!("wa/wa_onprem_inbound_voice.CONSTRUCTED.json");
     let message = customer_message(name, body);
-    assert!(matches!(message.body, MessageBody::Media { kind: MediaKind::Voice, .. }));
+    assert!(matches!(
+        message.body,
+        MessageBody::Media {
+            kind: MediaKind::Voice,
+            ..
+        }
+    ));
     assert_eq!(message.contact.name.as_deref(), Some("Test Name"));
 
     let (name, body) = fixture!("wa/wa_onprem_inbound_image.CONSTRUCTED.json");
@@ -239,7 +304,9 @@ fn onprem_samples_become_customer_messages() {
     assert_eq!(caption.as_deref(), Some("optional caption"));
 
     let (name, body) = fixture!("wa/wa_onprem_inbound_document.CONSTRUCTED.json");
-    let MessageBody::Media { media, .. } = customer_message(name, body).body else { panic!() };
+    let MessageBody::Media { media, .. } = customer_message(name, body).body else {
+        panic!()
+    };
     assert_eq!(media.filename.as_deref(), Some("invoice.pdf"));
 
     let (name, body) = fixture!("wa/wa_onprem_inbound_location.CONSTRUCTED.json");
@@ -268,10 +335,16 @@ fn every_status_sample_becomes_a_status_event() {
         (fixture!("wa/wa_cloud_status_sent.json"), "sent"),
         (fixture!("wa/wa_cloud_status_with_tracker.json"), "sent"),
         (fixture!("wa/wa_onprem_status_delivered.json"), "delivered"),
-        (fixture!("wa/wa_onprem_status_failed_with_pricing.CONSTRUCTED.json"), "failed"),
+        (
+            fixture!("wa/wa_onprem_status_failed_with_pricing.CONSTRUCTED.json"),
+            "failed",
+        ),
         (fixture!("wa/wa_onprem_status_read.json"), "read"),
         (fixture!("wa/wa_onprem_status_sent.json"), "sent"),
-        (fixture!("wa/wa_onprem_status_sent_with_conversation.CONSTRUCTED.json"), "sent"),
+        (
+            fixture!("wa/wa_onprem_status_sent_with_conversation.CONSTRUCTED.json"),
+            "sent",
+        ),
     ];
     for ((name, body), want) in samples {
         let (event, status) = status(name, body);
@@ -324,7 +397,9 @@ fn getchat_incoming_message_object_becomes_a_customer_message() {
     assert_eq!(event.dedupe_key, "ABEGkYhISZKCAhCOKQjdeAoldc7wm4GI79Hd");
     assert_eq!(event.conversation.as_str(), "919800000001");
     assert_eq!(event.occurred_at, Utc.timestamp_opt(1696583080, 0).unwrap());
-    let EventKind::CustomerMessage(message) = event.kind else { panic!() };
+    let EventKind::CustomerMessage(message) = event.kind else {
+        panic!()
+    };
     assert_eq!(message.contact.name.as_deref(), Some("Test Customer"));
     assert_eq!(message.body.text_for_matching(), "This is test msg");
 }
@@ -334,7 +409,10 @@ fn message_object_sample_wrapped_as_incoming_message_parses() {
     let (_, object) = fixture!("getchat/getchat_message_object_incoming_text.json");
     let body = format!(r#"{{"incoming_messages": [{object}]}}"#);
     let message = customer_message("wrapped", &body);
-    assert_eq!(message.remote_id.as_str(), "ABEGkYhISZKCAhCOKQjdeAoldc7wm4GI79Hd");
+    assert_eq!(
+        message.remote_id.as_str(),
+        "ABEGkYhISZKCAhCOKQjdeAoldc7wm4GI79Hd"
+    );
 }
 
 #[test]
@@ -342,9 +420,14 @@ fn chat_assignment_becomes_an_other_event_of_the_chat() {
     let (name, body) = fixture!("getchat/getchat_webhook_chat_assignment.CONSTRUCTED.json");
     let event = parse_one(name, body);
     assert_eq!(event.conversation.as_str(), "919800000001");
-    assert_eq!(event.dedupe_key, "chat_assignment:919800000001:1:-:1696999500");
+    assert_eq!(
+        event.dedupe_key,
+        "chat_assignment:919800000001:1:-:1696999500"
+    );
     assert_eq!(event.occurred_at, Utc.timestamp_opt(1696999500, 0).unwrap());
-    let EventKind::Other { name, payload } = event.kind else { panic!() };
+    let EventKind::Other { name, payload } = event.kind else {
+        panic!()
+    };
     assert_eq!(name, "chat_assignment");
     assert_eq!(payload["done_by"]["id"], 1);
 }
@@ -353,9 +436,14 @@ fn chat_assignment_becomes_an_other_event_of_the_chat() {
 fn websocket_getchat_frame_yields_the_outgoing_message() {
     let (name, body) = fixture!("getchat/getchat_ws_event_getchat_webhook.CONSTRUCTED.json");
     let event = parse_one(name, body);
-    assert_eq!(event.dedupe_key, "outgoing:b4da75b2-aa49-46da-9fc0-eb5453fa5b47");
+    assert_eq!(
+        event.dedupe_key,
+        "outgoing:b4da75b2-aa49-46da-9fc0-eb5453fa5b47"
+    );
     assert_eq!(event.conversation.as_str(), "919800000001");
-    let EventKind::Other { name, payload } = event.kind else { panic!() };
+    let EventKind::Other { name, payload } = event.kind else {
+        panic!()
+    };
     assert_eq!(name, "outgoing_message");
     assert_eq!(payload["waba_payload"]["template"]["name"], "welocme");
 }

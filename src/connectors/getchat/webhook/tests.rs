@@ -54,7 +54,10 @@ fn body_that_is_not_json_is_invalid_json() {
 fn json_of_no_known_shape_is_unrecognized_with_a_helpful_detail() {
     assert!(unrecognized(&json!({})).contains("empty object"));
     let detail = unrecognized(&json!({"foo": 1}));
-    assert!(detail.contains("foo") && detail.contains("incoming_messages"), "{detail}");
+    assert!(
+        detail.contains("foo") && detail.contains("incoming_messages"),
+        "{detail}"
+    );
     assert!(unrecognized(&json!([1, 2])).contains("an array"));
     assert!(unrecognized(&json!("text")).contains("a string"));
     assert!(unrecognized(&json!({"object": "page", "entry": []})).contains("page"));
@@ -66,7 +69,10 @@ fn recognised_bodies_without_events_give_no_events() {
         {"field": "messages", "value": {"messaging_product": "whatsapp",
             "metadata": {"display_phone_number": "1", "phone_number_id": "2"}}}]}]});
     assert_eq!(parse(&cloud).unwrap(), vec![]);
-    assert_eq!(parse(&json!({"messages": [], "contacts": []})).unwrap(), vec![]);
+    assert_eq!(
+        parse(&json!({"messages": [], "contacts": []})).unwrap(),
+        vec![]
+    );
     assert_eq!(parse(&json!({"statuses": null})).unwrap(), vec![]);
 }
 
@@ -76,12 +82,18 @@ fn message_without_id_or_from_rejects_the_whole_body() {
     missing_id.as_object_mut().unwrap().remove("id");
     let body = json!({"messages": [text_message("wamid.A", "48111", "first"), missing_id]});
     let detail = unrecognized(&body);
-    assert!(detail.contains("messages[1]") && detail.contains("\"id\""), "{detail}");
+    assert!(
+        detail.contains("messages[1]") && detail.contains("\"id\""),
+        "{detail}"
+    );
 
     let mut missing_from = text_message("wamid.C", "48111", "x");
     missing_from.as_object_mut().unwrap().remove("from");
     let detail = unrecognized(&json!({"messages": [missing_from]}));
-    assert!(detail.contains("wamid.C") && detail.contains("\"from\""), "{detail}");
+    assert!(
+        detail.contains("wamid.C") && detail.contains("\"from\""),
+        "{detail}"
+    );
 }
 
 #[test]
@@ -89,7 +101,10 @@ fn wrongly_typed_sections_are_unrecognized() {
     assert!(unrecognized(&json!({"messages": {"id": "x"}})).contains("expected an array"));
     let detail = unrecognized(&json!({"messages": [{"id": "x", "from": "1", "text": "oops"}]}));
     assert!(detail.contains("messages[0]"), "{detail}");
-    assert!(unrecognized(&json!({"statuses": [{"id": "x", "status": "read"}]})).contains("recipient_id"));
+    assert!(
+        unrecognized(&json!({"statuses": [{"id": "x", "status": "read"}]}))
+            .contains("recipient_id")
+    );
     assert!(unrecognized(&json!({"chat_resolved": 5})).contains("chat_resolved"));
     assert!(unrecognized(&json!({"incoming_messages": [{"id": "u"}]})).contains("waba_payload"));
     assert!(unrecognized(&json!({"outgoing_messages": [{"waba_payload": {}}]})).contains("\"id\""));
@@ -114,7 +129,12 @@ fn messages_and_incoming_messages_of_one_message_give_one_richer_event() {
 
 #[test]
 fn assigned_messages_duplicating_incoming_messages_are_absorbed() {
-    let object = message_object("uuid-2", text_message("wamid.X", "48123", "hi"), "48123", "K");
+    let object = message_object(
+        "uuid-2",
+        text_message("wamid.X", "48123", "hi"),
+        "48123",
+        "K",
+    );
     let body = json!({"incoming_messages": [object.clone()], "assigned_messages": [object]});
     assert_eq!(parse(&body).unwrap().len(), 1);
 }
@@ -135,19 +155,28 @@ fn outgoing_messages_become_other_events_of_the_customer_chat() {
             "image": {"link": "http://x/api/v1/media/e4b6"}, "id": "gBGG", "timestamp": 1612372697},
             "from_us": true, "customer_wa_id": "48123123123"})
     };
-    let events = parse(&json!({"outgoing_messages": [outgoing("8e04"), outgoing("e6a3")]})).unwrap();
+    let events =
+        parse(&json!({"outgoing_messages": [outgoing("8e04"), outgoing("e6a3")]})).unwrap();
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].dedupe_key, "outgoing:8e04");
     assert_eq!(events[1].dedupe_key, "outgoing:e6a3");
     assert_eq!(events[0].conversation.as_str(), "48123123123");
-    assert_eq!(events[0].occurred_at, Utc.timestamp_opt(1612372697, 0).unwrap());
+    assert_eq!(
+        events[0].occurred_at,
+        Utc.timestamp_opt(1612372697, 0).unwrap()
+    );
     assert_eq!(events[0].kind.name(), "outgoing_message");
 }
 
 #[test]
 fn from_us_message_in_assigned_messages_is_not_a_customer_message() {
-    let mut object = message_object("uuid-4", json!({"to": "48123", "type": "text",
-        "text": {"body": "agent"}, "id": "gB1", "timestamp": 1}), "48123", "K");
+    let mut object = message_object(
+        "uuid-4",
+        json!({"to": "48123", "type": "text",
+        "text": {"body": "agent"}, "id": "gB1", "timestamp": 1}),
+        "48123",
+        "K",
+    );
     object["from_us"] = json!(true);
     let events = parse(&json!({"assigned_messages": [object]})).unwrap();
     assert_eq!(events[0].kind.name(), "outgoing_message");
@@ -166,34 +195,71 @@ fn inbox_events_become_other_events_named_after_their_section() {
     let events = parse(&body).unwrap();
     let summary: Vec<(&str, &str, &str)> = events
         .iter()
-        .map(|e| (e.kind.name(), e.conversation.as_str(), e.dedupe_key.as_str()))
+        .map(|e| {
+            (
+                e.kind.name(),
+                e.conversation.as_str(),
+                e.dedupe_key.as_str(),
+            )
+        })
         .collect();
-    assert_eq!(summary[0], ("chat_tagging", "48123", "chat_tagging:48123:7:added:1700000001"));
+    assert_eq!(
+        summary[0],
+        (
+            "chat_tagging",
+            "48123",
+            "chat_tagging:48123:7:added:1700000001"
+        )
+    );
     assert_eq!(
         summary[1],
-        ("message_tagging", "_channel", "message_tagging:uuid-9:8:removed:1700000002")
+        (
+            "message_tagging",
+            "_channel",
+            "message_tagging:uuid-9:8:removed:1700000002"
+        )
     );
     assert_eq!(summary[2].0, "chat_resolved");
     assert_eq!(summary[2].1, "48123");
-    assert!(summary[2].2.starts_with("chat_resolved:48123:true:sha256:"), "{}", summary[2].2);
+    assert!(
+        summary[2].2.starts_with("chat_resolved:48123:true:sha256:"),
+        "{}",
+        summary[2].2
+    );
     assert_eq!(summary[3].0, "user_availability");
     assert_eq!(summary[3].1, "_channel");
-    assert_eq!(events[0].occurred_at, Utc.timestamp_opt(1700000001, 0).unwrap());
+    assert_eq!(
+        events[0].occurred_at,
+        Utc.timestamp_opt(1700000001, 0).unwrap()
+    );
     assert_eq!(events[2].occurred_at, now());
 }
 
 #[test]
 fn chat_tagging_object_and_deprecated_alias_are_accepted() {
     let tagging = json!({"timestamp": 1, "action": "added", "tag": {"id": 7}, "chat": "48123"});
-    assert_eq!(parse(&json!({"chat_tagging": tagging.clone()})).unwrap().len(), 1);
+    assert_eq!(
+        parse(&json!({"chat_tagging": tagging.clone()}))
+            .unwrap()
+            .len(),
+        1
+    );
     let events = parse(&json!({"tagged_chats": [tagging]})).unwrap();
     assert_eq!(events[0].kind.name(), "chat_tagging");
 }
 
 #[test]
 fn hashed_keys_do_not_depend_on_key_order() {
-    let a = parse_body(br#"{"chat_resolved": {"wa_id": "1", "resolved": false}}"#, now()).unwrap();
-    let b = parse_body(br#"{"chat_resolved": {"resolved": false, "wa_id": "1"}}"#, now()).unwrap();
+    let a = parse_body(
+        br#"{"chat_resolved": {"wa_id": "1", "resolved": false}}"#,
+        now(),
+    )
+    .unwrap();
+    let b = parse_body(
+        br#"{"chat_resolved": {"resolved": false, "wa_id": "1"}}"#,
+        now(),
+    )
+    .unwrap();
     assert_eq!(a[0].dedupe_key, b[0].dedupe_key);
 }
 
@@ -218,9 +284,14 @@ fn cloud_body_with_getchat_status_extension_and_several_changes() {
 #[test]
 fn timestamps_may_be_strings_numbers_or_fractions_and_default_to_now() {
     let mut messages = Vec::new();
-    for (i, ts) in [json!("1700000000"), json!(1700000000), json!(1700000000.5), Value::Null]
-        .into_iter()
-        .enumerate()
+    for (i, ts) in [
+        json!("1700000000"),
+        json!(1700000000),
+        json!(1700000000.5),
+        Value::Null,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let mut m = text_message(&format!("wamid.{i}"), "1", "t");
         m["timestamp"] = ts;
@@ -230,7 +301,10 @@ fn timestamps_may_be_strings_numbers_or_fractions_and_default_to_now() {
     let base = Utc.timestamp_opt(1700000000, 0).unwrap();
     assert_eq!(events[0].occurred_at, base);
     assert_eq!(events[1].occurred_at, base);
-    assert_eq!(events[2].occurred_at, base + chrono::Duration::milliseconds(500));
+    assert_eq!(
+        events[2].occurred_at,
+        base + chrono::Duration::milliseconds(500)
+    );
     assert_eq!(events[3].occurred_at, now());
 }
 
@@ -244,7 +318,10 @@ fn unknown_and_object_less_types_are_rendered_not_skipped() {
         {"from": "1", "id": "w4", "type": "image", "image": {"link": "https://i.example/api/v1/media/abc?x=1"}},
     ]});
     let events = parse(&body).unwrap();
-    let texts: Vec<&str> = events.iter().map(|e| customer(e).body.text_for_matching()).collect();
+    let texts: Vec<&str> = events
+        .iter()
+        .map(|e| customer(e).body.text_for_matching())
+        .collect();
     assert_eq!(texts[0], "Unsupported message type (ephemeral)");
     assert_eq!(texts[1], "Unsupported message type (image)");
     assert_eq!(texts[2], "Submitted flow: Sent\nAnswers: {\"a\":1}");
