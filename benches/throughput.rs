@@ -100,7 +100,7 @@ webhook_secret = "{SECRET}"
         key = inbenta::API_KEY,
         secret = inbenta::SECRET,
         getchat = getchat_sim.base_url(),
-        token = GetchatSim::TOKEN,
+        token = getchat_sim.token(),
     );
     let settings = config::load_from_str(&toml, "bench.toml", &[]).expect("bench settings");
     let app = Application::build(settings, Mode::Serve, BuildOptions { pg_schema })

@@ -9,7 +9,7 @@ CREATE TABLE conversations (
     due_at BIGINT NULL,
     lease_owner TEXT NULL,
     lease_until BIGINT NULL,
-    recovering INTEGER NOT NULL DEFAULT 0,
+    recovering BIGINT NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     UNIQUE (channel, conversation_key)

@@ -1,2 +1,3 @@
 //! sandbox
+pub mod getchat;
 pub mod inbenta;

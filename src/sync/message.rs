@@ -91,7 +91,7 @@ struct TicketPlan {
 /// Where the message goes.
 enum Target {
     Reply {
-        link: Link,
+        link: Box<Link>,
         reopen: bool,
     },
     NewTicket {
@@ -257,33 +257,34 @@ impl Engine {
         let stale = link.status_checked_at.is_none_or(|at| {
             now_ms() - at >= i64::try_from(settings.status_check_interval.as_millis()).unwrap_or(0)
         });
-        if link.state == "open" && stale {
-            if let Some(ticket_id) = &link.inbenta_ticket_id {
-                let status = tickets
-                    .ticket_status(&ExternalId::new(ticket_id.clone()))
-                    .await?;
-                if status == Some(settings.closed_status) {
-                    let closed_at = now_ms();
-                    tracing::info!(ticket_id = %ticket_id, "Ticket was closed in the helpdesk.");
-                    link.state = "closed".into();
-                    link.closed_at = Some(closed_at);
-                    writes.push(LinkWrite::State {
-                        link_id: link.id,
-                        state: "closed",
-                        closed_at: Some(closed_at),
-                    });
-                } else {
-                    writes.push(LinkWrite::State {
-                        link_id: link.id,
-                        state: "open",
-                        closed_at: None,
-                    });
-                }
+        if link.state == "open"
+            && stale
+            && let Some(ticket_id) = &link.inbenta_ticket_id
+        {
+            let status = tickets
+                .ticket_status(&ExternalId::new(ticket_id.clone()))
+                .await?;
+            if status == Some(settings.closed_status) {
+                let closed_at = now_ms();
+                tracing::info!(ticket_id = %ticket_id, "Ticket was closed in the helpdesk.");
+                link.state = "closed".into();
+                link.closed_at = Some(closed_at);
+                writes.push(LinkWrite::State {
+                    link_id: link.id,
+                    state: "closed",
+                    closed_at: Some(closed_at),
+                });
+            } else {
+                writes.push(LinkWrite::State {
+                    link_id: link.id,
+                    state: "open",
+                    closed_at: None,
+                });
             }
         }
         if link.state == "open" {
             return Ok(Target::Reply {
-                link,
+                link: Box::new(link),
                 reopen: false,
             });
         }
@@ -292,7 +293,10 @@ impl Engine {
             closed_for <= i64::try_from(window.as_millis()).unwrap_or(i64::MAX)
         });
         if within && link.inbenta_ticket_id.is_some() {
-            return Ok(Target::Reply { link, reopen: true });
+            return Ok(Target::Reply {
+                link: Box::new(link),
+                reopen: true,
+            });
         }
         Ok(Target::NewTicket {
             generation: link.generation + 1,

@@ -90,7 +90,6 @@ impl Default for AppOptions {
 
 /// The environment of one test: the vendors and the database survive app restarts.
 pub struct TestEnv {
-    pub db: Db,
     pub inbenta: InbentaSim,
     pub getchat: GetchatSim,
     pub options: AppOptions,
@@ -131,7 +130,6 @@ impl TestEnv {
         });
         std::fs::write(mappings_dir.join("routes.toml"), rules).expect("write rules");
         TestEnv {
-            db,
             inbenta: InbentaSim::start().await.expect("inbenta simulator"),
             getchat: GetchatSim::start().await.expect("get.chat simulator"),
             options,
@@ -190,7 +188,7 @@ timeout = "5s"
             secret = omnibridge::sandbox::inbenta::SECRET,
             status_check_interval = o.status_check_interval,
             getchat = self.getchat.base_url(),
-            getchat_token = GetchatSim::TOKEN,
+            getchat_token = self.getchat.token(),
         );
         config::load_from_str(&toml, "test.toml", &[]).expect("test settings are valid")
     }

@@ -126,10 +126,10 @@ impl GetchatClient {
     /// Log in again after `rejected` was refused, unless another call already did.
     async fn replace_token(&self, rejected: &SecretString) -> Result<SecretString, ConnectorError> {
         let mut token = self.token.lock().await;
-        if let Some(current) = token.as_ref() {
-            if current.expose_secret() != rejected.expose_secret() {
-                return Ok(current.clone());
-            }
+        if let Some(current) = token.as_ref()
+            && current.expose_secret() != rejected.expose_secret()
+        {
+            return Ok(current.clone());
         }
         let fresh = self.log_in().await?;
         *token = Some(fresh.clone());

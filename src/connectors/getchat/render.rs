@@ -160,7 +160,7 @@ pub(super) fn order(order: &WaOrder) -> String {
         text.push_str(": ");
         text.push_str(&items.join(", "));
         if let [currency] = currencies.as_slice() {
-            text.push_str(&format!(" — total {total} {currency}").trim_end().to_owned());
+            text.push_str(format!(" — total {total} {currency}").trim_end());
         }
     }
     if let Some(note) = non_empty(order.text.as_deref()) {

@@ -99,12 +99,12 @@ fn parse_cloud(
     now: DateTime<Utc>,
     events: &mut EventList,
 ) -> Result<(), WebhookError> {
-    if let Some(kind) = object.get("object") {
-        if kind.as_str() != Some("whatsapp_business_account") {
-            return Err(WebhookError::Unrecognized(format!(
-                "Cloud API body for {kind}; only \"whatsapp_business_account\" is supported"
-            )));
-        }
+    if let Some(kind) = object.get("object")
+        && kind.as_str() != Some("whatsapp_business_account")
+    {
+        return Err(WebhookError::Unrecognized(format!(
+            "Cloud API body for {kind}; only \"whatsapp_business_account\" is supported"
+        )));
     }
     let entries = object
         .get("entry")
@@ -137,6 +137,13 @@ fn parse_cloud(
                     None => Vec::new(),
                 };
                 parse_sections(value_object, &value_path, &value_errors, now, events)?;
+                let has_items = ["messages", "statuses"]
+                    .iter()
+                    .any(|s| value_object.contains_key(*s));
+                if !value_errors.is_empty() && !has_items {
+                    // An error about the account or the webhook itself: keep it, don't drop it.
+                    events.push(convert::other_event("whatsapp_errors", value, now));
+                }
             } else {
                 events.push(convert::other_event(field, value, now));
             }

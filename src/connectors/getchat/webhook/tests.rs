@@ -330,3 +330,14 @@ fn unknown_and_object_less_types_are_rendered_not_skipped() {
     };
     assert_eq!(media.id, "abc");
 }
+
+#[test]
+fn cloud_errors_without_messages_are_kept_as_an_event() {
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
+        {"field": "messages", "value": {"messaging_product": "whatsapp",
+            "errors": [{"code": 131000, "title": "Something went wrong"}]}}]}]});
+    let events = parse(&body).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind.name(), "whatsapp_errors");
+    assert_eq!(events[0].conversation.as_str(), "_channel");
+}

@@ -1,0 +1,382 @@
+//! The simulated Integration API under `/api/v1/`, with get.chat's exact paths (trailing slashes
+//! included) and Django REST Framework style error bodies.
+
+use super::checks::{allowed_outside_window, check_create_message};
+use super::state::{Shared, SimMedia, SimSentMessage};
+use super::webhooks::{message_object, new_id};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub(super) type SimState = Arc<Shared>;
+
+/// get.chat's answer when the customer's 24-hour window is closed.
+const WINDOW_CLOSED: u16 = 453;
+
+pub(super) fn router(shared: SimState) -> Router {
+    Router::new()
+        .route("/api/v1/auth/token/", post(log_in))
+        .route(
+            "/api/v1/media/",
+            post(upload_media).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/media/{id}", get(download_media))
+        .route("/api/v1/messages/", post(create_message).get(list_messages))
+        .route("/api/v1/chats/{wa_id}/resolve", patch(resolve_chat))
+        .fallback(not_found)
+        .layer(from_fn_with_state(
+            Arc::clone(&shared),
+            record_and_inject_faults,
+        ))
+        .with_state(shared)
+}
+
+/// Count every request, then answer an injected failure instead (or after) the real handler.
+async fn record_and_inject_faults(
+    State(shared): State<SimState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().path().to_owned();
+    let fault = shared.with(|data| {
+        data.record_request(&method, &path);
+        data.take_fault(&method, &path)
+    });
+    match fault {
+        None => next.run(request).await,
+        Some((status, after_effect)) => {
+            if after_effect {
+                let _ = next.run(request).await;
+            }
+            injected_failure(status)
+        }
+    }
+}
+
+fn injected_failure(status: u16) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response =
+        (status, axum::Json(json!({"detail": "Simulated failure."}))).into_response();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+    }
+    response
+}
+
+/// An error answer: a status and a DRF-style JSON body.
+pub(super) struct Refusal {
+    status: StatusCode,
+    body: Value,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, body: Value) -> Self {
+        Self { status, body }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Token"),
+            );
+        }
+        response
+    }
+}
+
+/// `{"detail": text}` with `status`.
+fn detail(status: StatusCode, text: impl Into<String>) -> Refusal {
+    Refusal::new(status, json!({"detail": text.into()}))
+}
+
+/// `{"<field>": ["This field is required."]}`.
+fn field_required(fields: &[&str]) -> Refusal {
+    let body: serde_json::Map<String, Value> = fields
+        .iter()
+        .map(|f| ((*f).to_owned(), json!(["This field is required."])))
+        .collect();
+    Refusal::new(StatusCode::BAD_REQUEST, Value::Object(body))
+}
+
+async fn not_found() -> Refusal {
+    detail(StatusCode::NOT_FOUND, "Not found.")
+}
+
+/// `Authorization: Token <token>` with the current token, else DRF's 401.
+fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Refusal> {
+    let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return Err(detail(
+            StatusCode::UNAUTHORIZED,
+            "Authentication credentials were not provided.",
+        ));
+    };
+    let token = value.strip_prefix("Token ").map(str::trim);
+    if shared.with(|data| token == Some(data.token.as_str())) {
+        Ok(())
+    } else {
+        Err(detail(StatusCode::UNAUTHORIZED, "Invalid token."))
+    }
+}
+
+fn parse_json(body: &Bytes) -> Result<Value, Refusal> {
+    serde_json::from_slice(body)
+        .map_err(|e| detail(StatusCode::BAD_REQUEST, format!("JSON parse error - {e}")))
+}
+
+/// `POST auth/token/` `{username, password}` → `{token}`.
+async fn log_in(State(shared): State<SimState>, body: Bytes) -> Result<Response, Refusal> {
+    let credentials = parse_json(&body)?;
+    let field = |key: &str| {
+        credentials
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let (Some(username), Some(password)) = (field("username"), field("password")) else {
+        return Err(field_required(&["username", "password"]));
+    };
+    let token = shared.with(|data| {
+        (data.username == username && data.password == password).then(|| data.token.clone())
+    });
+    match token {
+        Some(token) => Ok(axum::Json(json!({"token": token})).into_response()),
+        None => Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            json!({"non_field_errors": ["Unable to log in with provided credentials."]}),
+        )),
+    }
+}
+
+/// `GET media/{id}` → the bytes with their Content-Type.
+async fn download_media(
+    State(shared): State<SimState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Refusal> {
+    authorize(&shared, &headers)?;
+    let media = shared
+        .with(|data| data.media.get(&id).cloned())
+        .ok_or_else(|| detail(StatusCode::NOT_FOUND, "Not found."))?;
+    Ok(([(CONTENT_TYPE, media.mime_type)], media.bytes).into_response())
+}
+
+/// `POST media/` multipart with the file in `file_encoded` → `{file, id}`.
+async fn upload_media(
+    State(shared): State<SimState>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, Refusal> {
+    authorize(&shared, &headers)?;
+    let mut multipart = multipart.map_err(|_| {
+        detail(
+            StatusCode::BAD_REQUEST,
+            "Expected multipart/form-data with the file in the \"file_encoded\" field.",
+        )
+    })?;
+    let bad_multipart = |err: axum::extract::multipart::MultipartError| {
+        detail(StatusCode::BAD_REQUEST, err.body_text())
+    };
+    let max_bytes = shared.with(|data| data.max_upload_bytes);
+    while let Some(mut field) = multipart.next_field().await.map_err(bad_multipart)? {
+        if field.name() != Some("file_encoded") {
+            continue;
+        }
+        let mime_type = field
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        let filename = field.file_name().map(str::to_owned);
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(bad_multipart)? {
+            if bytes.len() + chunk.len() > max_bytes {
+                return Err(detail(StatusCode::PAYLOAD_TOO_LARGE, "File too large."));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let id = new_id();
+        let file = media_file_url(&shared, &id, &mime_type);
+        let media = SimMedia {
+            id: id.clone(),
+            mime_type,
+            filename,
+            bytes,
+        };
+        shared.with(|data| data.media.insert(id.clone(), media));
+        let answer = axum::Json(json!({"file": file, "id": id}));
+        return Ok((StatusCode::CREATED, answer).into_response());
+    }
+    Err(Refusal::new(
+        StatusCode::BAD_REQUEST,
+        json!({"file_encoded": ["No file was submitted."]}),
+    ))
+}
+
+/// `{base}/api/v1/media/<id>?mime_type_type=image&mime_type_subtype=jpeg`.
+pub(super) fn media_file_url(shared: &Shared, id: &str, mime_type: &str) -> String {
+    let essence = mime_type.split(';').next().unwrap_or("").trim();
+    let (main, sub) = essence
+        .split_once('/')
+        .unwrap_or(("application", "octet-stream"));
+    let mut url = match url::Url::parse(&shared.api_url(&format!("media/{id}"))) {
+        Ok(url) => url,
+        Err(_) => return shared.api_url(&format!("media/{id}")),
+    };
+    url.query_pairs_mut()
+        .append_pair("mime_type_type", main)
+        .append_pair("mime_type_subtype", sub);
+    url.to_string()
+}
+
+/// `POST messages/` → 201 `{id, reason}`, 400 for invalid bodies, 453 when the window is closed.
+async fn create_message(
+    State(shared): State<SimState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    authorize(&shared, &headers)?;
+    let body = parse_json(&body)?;
+    let (wa_id, message_type) =
+        check_create_message(&body).map_err(|problem| detail(StatusCode::BAD_REQUEST, problem))?;
+    let window_closed = shared.with(|data| data.closed_windows.contains(&wa_id));
+    if window_closed && !allowed_outside_window(&message_type) {
+        let status = StatusCode::from_u16(WINDOW_CLOSED).unwrap_or(StatusCode::BAD_REQUEST);
+        return Err(Refusal::new(status, json!({"reason": "24h window closed"})));
+    }
+    let id = new_id();
+    let now = chrono::Utc::now().timestamp();
+    let mut payload = body.clone();
+    if let Some(object) = payload.as_object_mut() {
+        object.insert("to".into(), json!(wa_id));
+        object.insert("id".into(), json!(format!("gBGG{}", id.replace('-', ""))));
+        object.insert("timestamp".into(), json!(now));
+    }
+    shared.with(|data| {
+        let name = data
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.wa_id == wa_id)
+            .and_then(|m| m.object["contact"]["waba_payload"]["profile"]["name"].as_str())
+            .unwrap_or("")
+            .to_owned();
+        let object = message_object(&id, payload, &wa_id, &name, true);
+        data.store_message(object, &wa_id, now as f64, true);
+        data.sent.push(SimSentMessage {
+            wa_id: wa_id.clone(),
+            message_type,
+            body,
+            id: id.clone(),
+        });
+    });
+    let answer = json!({"id": id, "reason": "Message is saved and will be sent to WhatsApp."});
+    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+}
+
+/// `GET messages/`: newest first, filters `wa_id`, `since_time`, `before_time`, `from_us`,
+/// pagination `limit`/`offset` with absolute `next`/`previous` links.
+async fn list_messages(
+    State(shared): State<SimState>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, Refusal> {
+    authorize(&shared, &headers)?;
+    let number = |key: &str| -> Result<Option<f64>, Refusal> {
+        match params.get(key).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => v.parse::<f64>().map(Some).map_err(|_| {
+                detail(
+                    StatusCode::BAD_REQUEST,
+                    format!("{key}: A valid number is required."),
+                )
+            }),
+        }
+    };
+    let (since, before) = (number("since_time")?, number("before_time")?);
+    let (limit, offset) = (number("limit")?, number("offset")?);
+    let limit = limit.map_or(100, |l| l.max(1.0) as usize);
+    let offset = offset.map_or(0, |o| o.max(0.0) as usize);
+    let wa_id = params.get("wa_id").filter(|v| !v.is_empty());
+    let from_us = params
+        .get("from_us")
+        .map(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1"));
+    let (count, page) = shared.with(|data| {
+        let mut matching: Vec<_> = data
+            .messages
+            .iter()
+            .filter(|m| wa_id.is_none_or(|w| &m.wa_id == w))
+            .filter(|m| since.is_none_or(|s| m.timestamp >= s))
+            .filter(|m| before.is_none_or(|b| m.timestamp < b))
+            .filter(|m| from_us.is_none_or(|f| m.from_us == f))
+            .collect();
+        matching.sort_by(|a, b| {
+            b.timestamp
+                .total_cmp(&a.timestamp)
+                .then(b.sequence.cmp(&a.sequence))
+        });
+        let page: Vec<Value> = matching
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|m| m.object.clone())
+            .collect();
+        (matching.len(), page)
+    });
+    let link = |new_offset: usize| {
+        let mut url = url::Url::parse(&shared.api_url("messages/")).ok()?;
+        {
+            let mut query = url.query_pairs_mut();
+            let mut keys: Vec<&String> = params
+                .keys()
+                .filter(|k| *k != "offset" && *k != "limit")
+                .collect();
+            keys.sort();
+            for key in keys {
+                query.append_pair(key, &params[key]);
+            }
+            query.append_pair("limit", &limit.to_string());
+            query.append_pair("offset", &new_offset.to_string());
+        }
+        Some(url.to_string())
+    };
+    let next = (offset + limit < count)
+        .then(|| link(offset + limit))
+        .flatten();
+    let previous = (offset > 0)
+        .then(|| link(offset.saturating_sub(limit)))
+        .flatten();
+    let answer = json!({"count": count, "next": next, "previous": previous, "results": page});
+    Ok(axum::Json(answer).into_response())
+}
+
+/// `PATCH chats/{wa_id}/resolve` `{resolved}` → `{wa_id, resolved}`.
+async fn resolve_chat(
+    State(shared): State<SimState>,
+    Path(wa_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    authorize(&shared, &headers)?;
+    let body = parse_json(&body)?;
+    let resolved = body
+        .get("resolved")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| field_required(&["resolved"]))?;
+    shared.with(|data| data.resolved.insert(wa_id.clone(), resolved));
+    Ok(axum::Json(json!({"wa_id": wa_id, "resolved": resolved})).into_response())
+}

@@ -1,0 +1,192 @@
+//! What the simulated get.chat instance remembers: credentials, files, messages, windows, chats,
+//! injected faults and the requests it received.
+
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+
+/// Default cap of `POST media/` (WhatsApp's largest file, documents: 100 MB).
+pub(super) const DEFAULT_MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
+
+/// State behind one lock; handlers never hold it across an `.await`.
+pub(super) struct Shared {
+    /// `http://127.0.0.1:<port>`, the instance root.
+    pub(super) base_url: String,
+    data: Mutex<SimData>,
+}
+
+impl Shared {
+    pub(super) fn new(base_url: String, username: &str, password: &str) -> Self {
+        Self {
+            base_url,
+            data: Mutex::new(SimData {
+                username: username.to_owned(),
+                password: password.to_owned(),
+                token: new_token(),
+                media: HashMap::new(),
+                sent: Vec::new(),
+                closed_windows: HashSet::new(),
+                messages: Vec::new(),
+                next_sequence: 0,
+                resolved: HashMap::new(),
+                faults: Vec::new(),
+                requests: Vec::new(),
+                max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            }),
+        }
+    }
+
+    /// Run `f` with the state locked. A panic in another holder does not make the state unusable.
+    pub(super) fn with<R>(&self, f: impl FnOnce(&mut SimData) -> R) -> R {
+        let mut data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut data)
+    }
+
+    /// `{base}/api/v1/<path>`.
+    pub(super) fn api_url(&self, path: &str) -> String {
+        format!("{}/api/v1/{path}", self.base_url)
+    }
+}
+
+/// A file stored by `POST media/` or [`super::GetchatSim::add_media`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimMedia {
+    pub id: String,
+    pub mime_type: String,
+    /// The name sent with the upload, if any.
+    pub filename: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// A message accepted by `POST messages/`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimSentMessage {
+    pub wa_id: String,
+    /// The request's `type` (`text`, `image`, `template`…).
+    pub message_type: String,
+    /// The whole request body.
+    pub body: Value,
+    /// The id answered (get.chat's message id).
+    pub id: String,
+}
+
+/// A Message object listed by `GET messages/`.
+pub(super) struct StoredMessage {
+    pub(super) object: Value,
+    pub(super) wa_id: String,
+    pub(super) timestamp: f64,
+    pub(super) from_us: bool,
+    /// Insertion order, to order messages of the same second.
+    pub(super) sequence: u64,
+}
+
+/// An injected failure: the next `remaining` matching requests get `status`.
+pub(super) struct Fault {
+    pub(super) method: String,
+    pub(super) path_prefix: String,
+    pub(super) status: u16,
+    pub(super) remaining: u32,
+    /// Carry the request out first, then answer `status` anyway (a lost answer).
+    pub(super) after_effect: bool,
+}
+
+pub(super) struct SimData {
+    pub(super) username: String,
+    pub(super) password: String,
+    /// The user's token; like Django REST Framework's `Token`, stable until rotated.
+    pub(super) token: String,
+    pub(super) media: HashMap<String, SimMedia>,
+    pub(super) sent: Vec<SimSentMessage>,
+    pub(super) closed_windows: HashSet<String>,
+    pub(super) messages: Vec<StoredMessage>,
+    next_sequence: u64,
+    pub(super) resolved: HashMap<String, bool>,
+    faults: Vec<Fault>,
+    requests: Vec<(String, String)>,
+    pub(super) max_upload_bytes: usize,
+}
+
+impl SimData {
+    pub(super) fn rotate_token(&mut self) {
+        self.token = new_token();
+    }
+
+    pub(super) fn record_request(&mut self, method: &str, path: &str) {
+        self.requests.push((method.to_owned(), path.to_owned()));
+    }
+
+    pub(super) fn request_count(&self, method: &str, path_prefix: &str) -> usize {
+        let prefix = full_path(path_prefix);
+        self.requests
+            .iter()
+            .filter(|(m, p)| m.eq_ignore_ascii_case(method) && p.starts_with(&prefix))
+            .count()
+    }
+
+    pub(super) fn add_fault(
+        &mut self,
+        method: &str,
+        path_prefix: &str,
+        status: u16,
+        times: u32,
+        after_effect: bool,
+    ) {
+        self.faults.push(Fault {
+            method: method.to_ascii_uppercase(),
+            path_prefix: full_path(path_prefix),
+            status,
+            remaining: times,
+            after_effect,
+        });
+    }
+
+    pub(super) fn clear_faults(&mut self) {
+        self.faults.clear();
+    }
+
+    /// The fault that fires for this request, if any (used up by one).
+    pub(super) fn take_fault(&mut self, method: &str, path: &str) -> Option<(u16, bool)> {
+        let fault = self.faults.iter_mut().find(|f| {
+            f.remaining > 0
+                && f.method.eq_ignore_ascii_case(method)
+                && path.starts_with(&f.path_prefix)
+        })?;
+        fault.remaining -= 1;
+        let fired = (fault.status, fault.after_effect);
+        self.faults.retain(|f| f.remaining > 0);
+        Some(fired)
+    }
+
+    pub(super) fn store_message(
+        &mut self,
+        object: Value,
+        wa_id: &str,
+        timestamp: f64,
+        from_us: bool,
+    ) {
+        self.next_sequence += 1;
+        self.messages.push(StoredMessage {
+            object,
+            wa_id: wa_id.to_owned(),
+            timestamp,
+            from_us,
+            sequence: self.next_sequence,
+        });
+    }
+}
+
+/// `"messages/"` → `"/api/v1/messages/"`; paths starting with `/` are kept.
+pub(super) fn full_path(prefix: &str) -> String {
+    if prefix.starts_with('/') {
+        prefix.to_owned()
+    } else {
+        format!("/api/v1/{prefix}")
+    }
+}
+
+fn new_token() -> String {
+    // 40 hex characters, like a DRF token.
+    let mut token = uuid::Uuid::new_v4().simple().to_string();
+    token.push_str(&uuid::Uuid::new_v4().simple().to_string()[..8]);
+    token
+}
