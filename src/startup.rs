@@ -76,7 +76,7 @@ pub fn build_registry(settings: &Settings) -> anyhow::Result<Registry> {
             ChannelKind::Getchat => {
                 let connector = GetchatChannel::new(channel)
                     .with_context(|| format!("channel {:?}", channel.id))?;
-                channels.push(Arc::new(connector));
+                channels.push(Arc::new(crate::connectors::Metered::new(connector)));
             }
             ChannelKind::Qontak => {
                 tracing::warn!(channel = %channel.id, "Qontak channels are not served by this version yet; its webhooks answer 404.");
