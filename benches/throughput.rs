@@ -8,7 +8,7 @@
 use omnibridge::config;
 use omnibridge::sandbox::getchat::GetchatSim;
 use omnibridge::sandbox::inbenta::{self, InbentaSim};
-use omnibridge::startup::{Application, BuildOptions, Mode};
+use omnibridge::startup::{Application, Mode};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -61,9 +61,12 @@ async fn run(label: &str, pg_schema: Option<String>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let inbenta_sim = InbentaSim::start().await.expect("inbenta sim");
     let getchat_sim = GetchatSim::start().await.expect("get.chat sim");
-    let db_url = match &pg_schema {
-        None => format!("sqlite://{}", dir.path().join("bench.db").display()),
-        Some(_) => PG_URL.to_owned(),
+    let (db_url, schema_line) = match &pg_schema {
+        None => (
+            format!("sqlite://{}", dir.path().join("bench.db").display()),
+            String::new(),
+        ),
+        Some(schema) => (PG_URL.to_owned(), format!("schema = \"{schema}\"")),
     };
     let mappings = dir.path().join("mappings");
     std::fs::create_dir_all(&mappings).expect("mappings dir");
@@ -79,6 +82,7 @@ listen = "127.0.0.1:0"
 [database]
 url = "{db_url}"
 max_connections = 16
+{schema_line}
 [worker]
 concurrency = 16
 [mappings]
@@ -103,7 +107,7 @@ webhook_secret = "{SECRET}"
         token = getchat_sim.token(),
     );
     let settings = config::load_from_str(&toml, "bench.toml", &[]).expect("bench settings");
-    let app = Application::build(settings, Mode::Serve, BuildOptions { pg_schema })
+    let app = Application::build(settings, Mode::Serve)
         .await
         .expect("bridge starts");
     let url = format!(

@@ -1,7 +1,7 @@
 //! The command line: `omnibridge serve | worker | migrate | check-config | mappings … | jobs …`.
 
 use crate::config::{self, Settings};
-use crate::startup::{Application, BuildOptions, Mode};
+use crate::startup::{Application, Mode};
 use crate::telemetry::LogFormat;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -75,7 +75,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Migrate(args) => {
             let settings = load_settings(&args)?;
             crate::startup::install_crypto_provider();
-            crate::startup::connect_and_migrate(&settings, &BuildOptions::default()).await?;
+            crate::startup::connect_and_migrate(&settings).await?;
             println!("Migrations applied.");
             Ok(0)
         }
@@ -101,8 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         } => {
             let settings = load_settings(&args)?;
             crate::startup::install_crypto_provider();
-            let store =
-                crate::startup::connect_and_migrate(&settings, &BuildOptions::default()).await?;
+            let store = crate::startup::connect_and_migrate(&settings).await?;
             let dead = store.dead_letters(1000).await?;
             if dead.is_empty() {
                 println!("No dead letters.");
@@ -134,7 +133,7 @@ fn load_settings(args: &ConfigArg) -> anyhow::Result<Settings> {
 
 async fn serve(args: ConfigArg, mode: Mode) -> anyhow::Result<i32> {
     let settings = load_settings(&args)?;
-    let app = Application::build(settings, mode, BuildOptions::default())
+    let app = Application::build(settings, mode)
         .await
         .context("starting omnibridge")?;
     let token = app.shutdown_token();

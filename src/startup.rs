@@ -27,13 +27,6 @@ pub enum Mode {
     Worker,
 }
 
-/// Options that are not part of the settings file.
-#[derive(Clone, Debug, Default)]
-pub struct BuildOptions {
-    /// PostgreSQL schema for our tables (tests use one per app).
-    pub pg_schema: Option<String>,
-}
-
 pub struct Application {
     port: Option<u16>,
     engine: Engine,
@@ -48,15 +41,12 @@ pub fn install_crypto_provider() {
 }
 
 /// Connect to the database named in the settings and apply migrations.
-pub async fn connect_and_migrate(
-    settings: &Settings,
-    options: &BuildOptions,
-) -> anyhow::Result<Store> {
+pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Store> {
     let store = Store::connect(
         &settings.database.url,
         &ConnectOptions {
             max_connections: settings.database.max_connections,
-            pg_schema: options.pg_schema.clone(),
+            pg_schema: settings.database.schema.clone(),
         },
     )
     .await
@@ -90,15 +80,11 @@ pub fn build_registry(settings: &Settings) -> anyhow::Result<Registry> {
 }
 
 impl Application {
-    pub async fn build(
-        settings: Settings,
-        mode: Mode,
-        options: BuildOptions,
-    ) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings, mode: Mode) -> anyhow::Result<Self> {
         install_crypto_provider();
         let metrics = crate::metrics::handle();
         let shutdown = CancellationToken::new();
-        let store = connect_and_migrate(&settings, &options).await?;
+        let store = connect_and_migrate(&settings).await?;
         let registry = build_registry(&settings)?;
         let channel_ids: Vec<String> = settings.channels.iter().map(|c| c.id.clone()).collect();
         let rules = if settings.mappings.dir.is_dir() {
@@ -112,7 +98,7 @@ impl Application {
         let rules = Arc::new(LiveRules::new(rules));
         let queue_name = format!(
             "omnibridge.drain_conversation.{}",
-            options.pg_schema.as_deref().unwrap_or("main")
+            settings.database.schema.as_deref().unwrap_or("main")
         );
         let queue = DrainQueue::setup(&store, &queue_name)
             .await

@@ -42,6 +42,9 @@ fn write_report(out: &mut String, s: &Settings) -> std::fmt::Result {
         redact_url(url),
         s.database.max_connections
     )?;
+    if let Some(schema) = &s.database.schema {
+        writeln!(out, "  schema: {schema}")?;
+    }
 
     let w = &s.worker;
     let delays: Vec<String> = w.retry_delays.iter().map(|d| duration(*d)).collect();

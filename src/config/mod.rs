@@ -71,6 +71,9 @@ pub struct DatabaseConfig {
     pub url: SecretString,
     /// Connections in the pool.
     pub max_connections: u32,
+    /// PostgreSQL only: the schema holding omnibridge's tables (created if missing). Unset: the
+    /// connection's default search path.
+    pub schema: Option<String>,
 }
 
 impl Default for DatabaseConfig {
@@ -78,6 +81,7 @@ impl Default for DatabaseConfig {
         Self {
             url: SecretString::from("sqlite://./data/omnibridge.db"),
             max_connections: 10,
+            schema: None,
         }
     }
 }

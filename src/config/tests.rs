@@ -55,6 +55,7 @@ fn the_example_file_mentions_every_settings_key() {
         "max_body_bytes",
         "url",
         "max_connections",
+        "schema",
         "concurrency",
         "reconcile_interval",
         "lease_ttl",

@@ -4,7 +4,7 @@
 use omnibridge::config::{self, Settings};
 use omnibridge::sandbox::getchat::GetchatSim;
 use omnibridge::sandbox::inbenta::InbentaSim;
-use omnibridge::startup::{Application, BuildOptions, Mode};
+use omnibridge::startup::{Application, Mode};
 use serde_json::Value;
 use std::future::Future;
 use std::path::PathBuf;
@@ -141,16 +141,32 @@ impl TestEnv {
     }
 
     pub fn settings(&self) -> Settings {
+        config::load_from_str(&self.settings_toml("127.0.0.1:0"), "test.toml", &[])
+            .expect("test settings are valid")
+    }
+
+    /// The settings as a TOML file, for running the real binary.
+    pub fn write_config(&self, listen: &str) -> PathBuf {
+        let path = self
+            ._dir
+            .path()
+            .join(format!("omnibridge-{}.toml", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&path, self.settings_toml(listen)).expect("write config");
+        path
+    }
+
+    fn settings_toml(&self, listen: &str) -> String {
         let o = &self.options;
-        let toml = format!(
+        format!(
             r#"
 [server]
-listen = "127.0.0.1:0"
+listen = "{listen}"
 admin_token = "{ADMIN_TOKEN}"
 
 [database]
 url = "{db}"
 max_connections = 10
+{schema}
 
 [worker]
 concurrency = {concurrency}
@@ -179,6 +195,11 @@ webhook_secret = "{WEBHOOK_SECRET}"
 timeout = "5s"
 "#,
             db = self.database_url,
+            schema = self
+                .pg_schema
+                .as_ref()
+                .map(|s| format!("schema = \"{s}\""))
+                .unwrap_or_default(),
             concurrency = o.concurrency,
             max_attempts = o.max_attempts,
             retry_delays = o.retry_delays,
@@ -189,21 +210,14 @@ timeout = "5s"
             status_check_interval = o.status_check_interval,
             getchat = self.getchat.base_url(),
             getchat_token = self.getchat.token(),
-        );
-        config::load_from_str(&toml, "test.toml", &[]).expect("test settings are valid")
+        )
     }
 
     /// Start (or restart) the real application against this environment.
     pub async fn start_app(&self) -> TestApp {
-        let app = Application::build(
-            self.settings(),
-            Mode::Serve,
-            BuildOptions {
-                pg_schema: self.pg_schema.clone(),
-            },
-        )
-        .await
-        .expect("application starts");
+        let app = Application::build(self.settings(), Mode::Serve)
+            .await
+            .expect("application starts");
         let port = app.port().expect("serve mode has a port");
         let shutdown = app.shutdown_token();
         let running = tokio::spawn(app.run_until_stopped());

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod crash;
 mod ingest;
 mod media;
 mod resilience;
