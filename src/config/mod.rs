@@ -111,7 +111,7 @@ impl Default for WorkerConfig {
         Self {
             concurrency: 8,
             reconcile_interval: Duration::from_secs(60),
-            lease_ttl: Duration::from_secs(120),
+            lease_ttl: Duration::from_secs(300),
             max_attempts: 12,
             retry_delays: [1, 5, 15, 60, 300, 900]
                 .into_iter()

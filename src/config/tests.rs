@@ -39,7 +39,7 @@ fn the_example_file_loads_and_sets_every_section() {
     assert_eq!(settings.channels[1].kind, ChannelKind::Qontak);
     assert!(settings.getchat_partner.is_some());
     assert_eq!(settings.worker.retry_delays.len(), 6);
-    assert_eq!(settings.worker.lease_ttl, Duration::from_secs(120));
+    assert_eq!(settings.worker.lease_ttl, Duration::from_secs(300));
     assert_eq!(
         settings.source.as_deref(),
         Some(std::path::Path::new("deploy/omnibridge.example.toml"))

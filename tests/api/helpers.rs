@@ -285,6 +285,24 @@ impl TestApp {
             .expect("links are JSON")
     }
 
+    /// The dead letters listed by the admin API.
+    pub async fn dead_letters(&self) -> Vec<Value> {
+        self.admin_get("/api/v1/jobs?state=failed")
+            .await
+            .json()
+            .await
+            .expect("dead letters are JSON")
+    }
+
+    /// Wait until at least one dead letter is listed.
+    pub async fn wait_for_dead_letters(&self) -> Vec<Value> {
+        eventually("a dead letter", || async {
+            let dead = self.dead_letters().await;
+            (!dead.is_empty()).then_some(dead)
+        })
+        .await
+    }
+
     /// Stop the app gracefully and wait until it has stopped.
     pub async fn stop(self) {
         self.shutdown.cancel();

@@ -109,16 +109,7 @@ on_both_databases!(
         let wrong = hex::encode(Sha256::digest(b"other bytes"));
         app.post_getchat(&image_webhook("4919003", "wamid.I3", &media_id, &wrong, ""))
             .await;
-        let dead: Vec<Value> = eventually("a dead letter", || async {
-            let dead: Vec<Value> = app
-                .admin_get("/api/v1/jobs?state=failed")
-                .await
-                .json()
-                .await
-                .ok()?;
-            (!dead.is_empty()).then_some(dead)
-        })
-        .await;
+        let dead = app.wait_for_dead_letters().await;
         assert_eq!(dead[0]["conversation"], "4919003");
         assert!(
             dead[0]["last_error"].as_str().unwrap().contains("checksum"),

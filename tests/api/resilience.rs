@@ -3,7 +3,6 @@
 use crate::helpers::{AppOptions, Db, eventually, spawn_app, spawn_app_with};
 use crate::ingest::onprem_text;
 use crate::on_both_databases;
-use serde_json::Value;
 
 const TICKETS: &str = "/prod/ticketing/v1/tickets";
 
@@ -40,16 +39,7 @@ on_both_databases!(
         env.inbenta.fail_next("POST", TICKETS, 400, 1);
         app.post_getchat(&onprem_text("4920002", "Kim", "wamid.F3", "doomed"))
             .await;
-        let dead: Vec<Value> = eventually("a dead letter", || async {
-            let dead: Vec<Value> = app
-                .admin_get("/api/v1/jobs?state=failed")
-                .await
-                .json()
-                .await
-                .ok()?;
-            (!dead.is_empty()).then_some(dead)
-        })
-        .await;
+        let dead = app.wait_for_dead_letters().await;
         let error = dead[0]["last_error"].as_str().unwrap();
         assert!(error.contains("HTTP 400"), "{error}");
         assert_eq!(dead[0]["kind"], "customer_message");
@@ -87,12 +77,7 @@ on_both_databases!(
         })
         .await;
         assert!(env.inbenta.request_count("POST", "/v1/auth") > auths_before);
-        let dead: Vec<Value> = app
-            .admin_get("/api/v1/jobs?state=failed")
-            .await
-            .json()
-            .await
-            .unwrap();
+        let dead = app.dead_letters().await;
         assert!(dead.is_empty(), "{dead:?}");
         app.stop().await;
     }
@@ -191,12 +176,7 @@ on_both_databases!(
         );
         assert!(ticket.replies[0].message.contains("second"));
         assert!(ticket.replies[1].message.contains("third"));
-        let dead: Vec<Value> = app
-            .admin_get("/api/v1/jobs?state=failed")
-            .await
-            .json()
-            .await
-            .unwrap();
+        let dead = app.dead_letters().await;
         assert!(dead.is_empty(), "{dead:?}");
         app.stop().await;
     }
