@@ -65,6 +65,17 @@ pub enum MappingsCommand {
 pub enum JobsCommand {
     /// List dead letters.
     Failed(ConfigArg),
+    /// Put a dead letter (or all of them) back in the queue, at its place in its conversation.
+    Retry {
+        /// The dead letter's id (from `jobs failed`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<i64>,
+        /// Redrive every dead letter.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 /// Run a command; the returned code is the process exit code.
@@ -116,6 +127,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     d.attempts,
                     d.last_error.unwrap_or_default()
                 );
+            }
+            Ok(0)
+        }
+        Command::Jobs {
+            command: JobsCommand::Retry { id, all, config },
+        } => {
+            let settings = load_settings(&config)?;
+            crate::startup::install_crypto_provider();
+            let store = crate::startup::connect_and_migrate(&settings).await?;
+            let target = if all { None } else { id };
+            let woken = crate::startup::redrive(&store, &settings, target).await?;
+            match (target, woken) {
+                (Some(id), 0) => {
+                    eprintln!("No dead letter with id {id}.");
+                    return Ok(1);
+                }
+                (Some(id), _) => println!("Dead letter {id} is queued again."),
+                (None, n) => println!("Dead letters of {n} conversation(s) are queued again."),
             }
             Ok(0)
         }

@@ -58,6 +58,25 @@ pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// The apalis queue carrying drain triggers; one per database schema.
+pub fn queue_name(settings: &Settings) -> String {
+    format!(
+        "omnibridge.drain_conversation.{}",
+        settings.database.schema.as_deref().unwrap_or("main")
+    )
+}
+
+/// Put dead letters back in the queue (`None`: all of them) and trigger their conversations.
+/// Returns how many conversations were woken.
+pub async fn redrive(
+    store: &Store,
+    settings: &Settings,
+    event_id: Option<i64>,
+) -> anyhow::Result<usize> {
+    let queue = DrainQueue::setup(store, &queue_name(settings)).await?;
+    Ok(crate::sync::redrive(store, &queue, event_id).await?)
+}
+
 /// Build one connector per enabled channel, plus the helpdesk client.
 pub fn build_registry(settings: &Settings) -> anyhow::Result<Registry> {
     let mut channels: Vec<Arc<dyn ChannelConnector>> = Vec::new();
@@ -96,11 +115,7 @@ impl Application {
             crate::mapping::RuleSet::empty()
         };
         let rules = Arc::new(LiveRules::new(rules));
-        let queue_name = format!(
-            "omnibridge.drain_conversation.{}",
-            settings.database.schema.as_deref().unwrap_or("main")
-        );
-        let queue = DrainQueue::setup(&store, &queue_name)
+        let queue = DrainQueue::setup(&store, &queue_name(&settings))
             .await
             .context("setting up the job queue")?;
         let engine = Engine::new(

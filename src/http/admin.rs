@@ -5,7 +5,7 @@ use super::auth::secret_matches;
 use crate::error::ApiError;
 use crate::store::{DeadLetter, Link, LinkFilter};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
 
@@ -82,4 +82,21 @@ pub(super) async fn list_jobs(
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(dead))
+}
+
+/// `POST /api/v1/jobs/{id}/retry`: redrive one dead letter.
+pub(super) async fn retry_job(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    let engine = &state.engine;
+    let woken = crate::sync::redrive(engine.store(), engine.queue(), Some(id))
+        .await
+        .map_err(ApiError::internal)?;
+    if woken == 0 {
+        return Err(ApiError::NotFound(format!("no dead letter with id {id}")));
+    }
+    Ok(Json(serde_json::json!({ "id": id, "state": "pending" })))
 }

@@ -63,6 +63,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/webhooks/qontak/{channel}", post(webhooks::qontak))
         .route("/api/v1/links", get(admin::list_links))
         .route("/api/v1/jobs", get(admin::list_jobs))
+        .route("/api/v1/jobs/{id}/retry", post(admin::retry_job))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

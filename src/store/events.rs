@@ -78,3 +78,36 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Put dead letters back in the queue at their original place in their conversation
+    /// (`None`: every dead letter). Returns the conversations that became due.
+    pub async fn redrive_dead_letters(
+        &self,
+        event_id: Option<i64>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let now = now_ms();
+        let mut tx = self.begin().await?;
+        let query = "UPDATE inbound_events SET state = 'pending', attempts = 0, \
+            next_attempt_at = NULL, processed_at = NULL \
+            WHERE state = 'failed' AND ($1 IS NULL OR id = $1) RETURNING conversation_id";
+        let mut conversations: Vec<i64> = on_tx!(&mut tx, conn => sqlx::query_scalar(query)
+            .bind(event_id)
+            .fetch_all(conn)
+            .await)?;
+        conversations.sort_unstable();
+        conversations.dedup();
+        let wake = "UPDATE conversations SET due_at = COALESCE(due_at, $1), updated_at = $1 \
+            WHERE id = $2";
+        for id in &conversations {
+            on_tx!(&mut tx, conn => sqlx::query(wake)
+                .bind(now)
+                .bind(id)
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        tx.commit().await?;
+        Ok(conversations)
+    }
+}

@@ -98,6 +98,27 @@ impl Engine {
     }
 }
 
+/// Put dead letters back in the queue (`None`: all of them) at their place in their conversation
+/// and trigger those conversations. Returns how many conversations were woken.
+pub async fn redrive(
+    store: &Store,
+    queue: &DrainQueue,
+    event_id: Option<i64>,
+) -> Result<usize, crate::store::StoreError> {
+    let conversations = store.redrive_dead_letters(event_id).await?;
+    for id in &conversations {
+        if let Err(err) = queue.push_at(*id, crate::store::now_ms()).await {
+            tracing::warn!(error = %err, conversation_id = id, "Could not trigger the conversation; the sweeper will.");
+        }
+    }
+    tracing::info!(
+        event_id,
+        conversations = conversations.len(),
+        "Dead letters queued again."
+    );
+    Ok(conversations.len())
+}
+
 #[async_trait::async_trait]
 impl crate::jobs::DrainHandler for Engine {
     async fn drain(&self, conversation_id: i64) -> anyhow::Result<()> {

@@ -181,3 +181,45 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+on_both_databases!(
+    a_redriven_dead_letter_is_processed_once_it_can_be,
+    |db: Db| async move {
+        let (env, app) = spawn_app(db).await;
+        env.inbenta.fail_next("POST", TICKETS, 422, 1);
+        app.post_getchat(&onprem_text("4920006", "Oli", "wamid.RD1", "please help"))
+            .await;
+        let dead = app.wait_for_dead_letters().await;
+        let id = dead[0]["id"].as_i64().expect("dead letter id");
+        let unauthorized = app
+            .client
+            .post(format!("{}/api/v1/jobs/{id}/retry", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unauthorized.status(), 401);
+        let retried = app
+            .client
+            .post(format!("{}/api/v1/jobs/{id}/retry", app.address))
+            .bearer_auth(crate::helpers::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(retried.status(), 200);
+        let ticket = eventually("the redriven message's ticket", || async {
+            env.inbenta.tickets().into_iter().next()
+        })
+        .await;
+        assert!(ticket.message.contains("please help"));
+        assert!(app.dead_letters().await.is_empty());
+        let again = app
+            .client
+            .post(format!("{}/api/v1/jobs/{id}/retry", app.address))
+            .bearer_auth(crate::helpers::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 404, "only dead letters can be redriven");
+        app.stop().await;
+    }
+);
