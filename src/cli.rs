@@ -144,6 +144,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     return Ok(1);
                 }
                 (Some(id), _) => println!("Dead letter {id} is queued again."),
+                (None, 0) => println!("No dead letters."),
                 (None, n) => println!("Dead letters of {n} conversation(s) are queued again."),
             }
             Ok(0)

@@ -111,11 +111,13 @@ pub async fn redrive(
             tracing::warn!(error = %err, conversation_id = id, "Could not trigger the conversation; the sweeper will.");
         }
     }
-    tracing::info!(
-        event_id,
-        conversations = conversations.len(),
-        "Dead letters queued again."
-    );
+    if !conversations.is_empty() {
+        tracing::info!(
+            event_id,
+            conversations = conversations.len(),
+            "Dead letters queued again."
+        );
+    }
     Ok(conversations.len())
 }
 
