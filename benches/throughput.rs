@@ -160,8 +160,7 @@ webhook_secret = "{SECRET}"
 
     let deadline = Instant::now() + Duration::from_secs(600);
     let synced_elapsed = loop {
-        let tickets = inbenta_sim.tickets();
-        let synced: usize = tickets.iter().map(|t| 1 + t.replies.len()).sum();
+        let synced = inbenta_sim.message_count();
         if synced >= messages {
             break started.elapsed();
         }

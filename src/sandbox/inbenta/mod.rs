@@ -193,6 +193,12 @@ impl InbentaSim {
             .with(|data| data.tickets.values().cloned().collect())
     }
 
+    /// Tickets plus replies stored so far: a cheap progress counter for load tests.
+    pub fn message_count(&self) -> usize {
+        self.shared
+            .with(|data| data.tickets.values().map(|t| 1 + t.replies.len()).sum())
+    }
+
     pub fn ticket(&self, id: i64) -> Option<SimTicket> {
         self.shared.with(|data| data.tickets.get(&id).cloned())
     }
