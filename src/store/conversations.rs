@@ -92,25 +92,6 @@ WHERE id = $4 AND due_at IS NOT NULL AND due_at <= $3 AND (lease_owner IS NULL O
 RETURNING id, channel, conversation_key, recovering";
 
 impl Store {
-    /// Which of these dedupe keys are already stored for the channel.
-    pub async fn known_dedupe_keys(
-        &self,
-        channel: &str,
-        keys: &[&str],
-    ) -> Result<Vec<String>, StoreError> {
-        let query = "SELECT dedupe_key FROM inbound_events WHERE channel = $1 AND dedupe_key = $2";
-        let mut known = Vec::new();
-        for key in keys {
-            let found: Option<String> = on_db!(self, pool => sqlx::query_scalar(query)
-                .bind(channel)
-                .bind(*key)
-                .fetch_optional(pool)
-                .await)?;
-            known.extend(found);
-        }
-        Ok(known)
-    }
-
     /// Store new events inside `tx`: each gets the next sequence number of its conversation, and
     /// an event whose dedupe key is already stored is skipped.
     pub async fn ingest_in_tx(

@@ -1,11 +1,22 @@
 //! Ingest: store a webhook's events durably (dedupe + per-conversation sequence) and trigger the
-//! conversations that became due, all in one transaction. Only after it commits may the webhook
-//! be answered 200.
+//! conversations that became due, in one transaction. Only after it commits may the webhook be
+//! answered 200.
+//!
+//! Concurrent webhooks are written together (group commit): writer tasks take whatever requests
+//! are waiting, up to [`MAX_BATCH`], and store them in one transaction, then answer each. If a
+//! batch fails, its requests are retried one by one so a single bad request cannot fail others.
 
 use super::Engine;
 use crate::domain::{ChannelId, InboundEvent};
-use crate::jobs::JobError;
+use crate::jobs::{DrainQueue, JobError};
 use crate::store::{IngestOutcome, Store, StoreError};
+use std::sync::Arc;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// Most webhooks written in one transaction.
+const MAX_BATCH: usize = 256;
+/// Webhooks waiting for a writer before senders wait too (backpressure on the HTTP handlers).
+const QUEUE_CAPACITY: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -13,36 +24,129 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error("could not queue the events for processing")]
     Queue(#[from] JobError),
+    #[error("the ingest writer stopped (shutting down)")]
+    WriterGone,
+}
+
+/// One webhook's events waiting to be written.
+pub(super) struct IngestRequest {
+    channel: ChannelId,
+    events: Vec<InboundEvent>,
+    reply: oneshot::Sender<Result<IngestOutcome, IngestError>>,
+}
+
+/// Start `writers` writer tasks and return the queue that feeds them. They stop when every
+/// sender is dropped.
+pub(super) fn spawn_writers(
+    store: Store,
+    queue: DrainQueue,
+    writers: usize,
+) -> mpsc::Sender<IngestRequest> {
+    let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+    let receiver = Arc::new(Mutex::new(receiver));
+    for _ in 0..writers.max(1) {
+        tokio::spawn(writer_loop(store.clone(), queue.clone(), receiver.clone()));
+    }
+    sender
+}
+
+async fn writer_loop(
+    store: Store,
+    queue: DrainQueue,
+    receiver: Arc<Mutex<mpsc::Receiver<IngestRequest>>>,
+) {
+    loop {
+        let mut batch = Vec::new();
+        {
+            let mut receiver = receiver.lock().await;
+            match receiver.recv().await {
+                Some(request) => batch.push(request),
+                None => return,
+            }
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(request) => batch.push(request),
+                    Err(_) => break,
+                }
+            }
+        }
+        write_batch(&store, &queue, batch).await;
+    }
+}
+
+async fn write_batch(store: &Store, queue: &DrainQueue, batch: Vec<IngestRequest>) {
+    if batch.len() > 1 {
+        let all: Vec<(&ChannelId, &[InboundEvent])> = batch
+            .iter()
+            .map(|r| (&r.channel, r.events.as_slice()))
+            .collect();
+        match commit(store, queue, &all).await {
+            Ok(outcomes) => {
+                for (request, outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = request.reply.send(Ok(outcome));
+                }
+                return;
+            }
+            Err(err) => {
+                tracing::warn!(error = ?err, webhooks = batch.len(), "Batched ingest failed; storing its webhooks one by one.");
+            }
+        }
+    }
+    for request in batch {
+        let result = commit(
+            store,
+            queue,
+            &[(&request.channel, request.events.as_slice())],
+        )
+        .await
+        .map(|mut outcomes| outcomes.pop().unwrap_or_default());
+        let _ = request.reply.send(result);
+    }
+}
+
+/// Store several webhooks' events and their triggers in one transaction.
+async fn commit(
+    store: &Store,
+    queue: &DrainQueue,
+    requests: &[(&ChannelId, &[InboundEvent])],
+) -> Result<Vec<IngestOutcome>, IngestError> {
+    let mut tx = store.begin().await?;
+    let mut outcomes = Vec::with_capacity(requests.len());
+    let mut woken = Vec::new();
+    for (channel, events) in requests {
+        let outcome = Store::ingest_in_tx(&mut tx, channel.as_str(), events).await?;
+        woken.extend_from_slice(&outcome.woken);
+        outcomes.push(outcome);
+    }
+    woken.sort_unstable();
+    woken.dedup();
+    queue.push_in_tx(&mut tx, &woken).await?;
+    tx.commit().await?;
+    Ok(outcomes)
 }
 
 impl Engine {
-    /// Store the events of one delivery. Duplicates (same dedupe key) change nothing.
+    /// Store the events of one delivery; returns once they are committed. Duplicates (same dedupe
+    /// key) change nothing.
     #[tracing::instrument(skip_all, fields(channel = %channel, events = events.len()))]
     pub async fn ingest(
         &self,
         channel: &ChannelId,
         events: &[InboundEvent],
     ) -> Result<IngestOutcome, IngestError> {
-        let store = &self.inner.store;
-        let keys: Vec<&str> = events.iter().map(|e| e.dedupe_key.as_str()).collect();
-        let known = store.known_dedupe_keys(channel.as_str(), &keys).await?;
-        let fresh: Vec<InboundEvent> = events
-            .iter()
-            .filter(|e| !known.contains(&e.dedupe_key))
-            .cloned()
-            .collect();
-        if fresh.is_empty() {
-            return Ok(IngestOutcome {
-                duplicates: events.len(),
-                ..IngestOutcome::default()
-            });
-        }
-        let mut tx = store.begin().await?;
-        let mut outcome = Store::ingest_in_tx(&mut tx, channel.as_str(), &fresh).await?;
-        self.inner.queue.push_in_tx(&mut tx, &outcome.woken).await?;
-        tx.commit().await?;
-        outcome.duplicates += known.len();
-        for event in &fresh {
+        let (reply, answer) = oneshot::channel();
+        let request = IngestRequest {
+            channel: channel.clone(),
+            events: events.to_vec(),
+            reply,
+        };
+        self.inner
+            .ingest
+            .send(request)
+            .await
+            .map_err(|_| IngestError::WriterGone)?;
+        let outcome = answer.await.map_err(|_| IngestError::WriterGone)??;
+        for event in events {
             metrics::counter!("omnibridge_events_ingested_total", "channel" => channel.to_string(), "kind" => event.kind.name().to_owned()).increment(1);
         }
         tracing::debug!(

@@ -50,9 +50,12 @@ struct EngineInner {
     owner: String,
     /// Fired at shutdown: drains stop after their current event and hand their lease back.
     shutdown: CancellationToken,
+    /// Feeds the group-commit ingest writers.
+    ingest: tokio::sync::mpsc::Sender<ingest::IngestRequest>,
 }
 
 impl Engine {
+    /// Build the engine. Must run inside a Tokio runtime: it starts the ingest writers.
     pub fn new(
         store: Store,
         registry: Registry,
@@ -62,8 +65,15 @@ impl Engine {
         shutdown: CancellationToken,
     ) -> Self {
         let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        // SQLite has one writer anyway; PostgreSQL takes a few transactions at once.
+        let writers = match store.kind() {
+            crate::store::DbKind::Sqlite => 1,
+            crate::store::DbKind::Postgres => 4,
+        };
+        let ingest = ingest::spawn_writers(store.clone(), queue.clone(), writers);
         Self {
             inner: Arc::new(EngineInner {
+                ingest,
                 store,
                 registry,
                 rules,
