@@ -59,6 +59,17 @@ pub enum MappingsCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Dry run: which route a recorded webhook matches and what ticket it would open.
+    Explain {
+        /// The channel id the webhook was sent to.
+        #[arg(long)]
+        channel: String,
+        /// A file holding the webhook body (JSON).
+        #[arg(long)]
+        event: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -107,6 +118,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             print!("{report}");
             Ok(if ok { 0 } else { 1 })
         }
+        Command::Mappings {
+            command:
+                MappingsCommand::Explain {
+                    channel,
+                    event,
+                    config,
+                },
+        } => {
+            let settings = load_settings(&config)?;
+            explain(&settings, &channel, &event)
+        }
         Command::Jobs {
             command: JobsCommand::Failed(args),
         } => {
@@ -150,6 +172,77 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// `mappings explain`: parse a recorded webhook with the channel's connector and show, for each
+/// customer message, how every route judges it and what ticket the winner would open.
+fn explain(settings: &Settings, channel: &str, event: &std::path::Path) -> anyhow::Result<i32> {
+    use crate::domain::{ChannelId, EventKind};
+    use std::fmt::Write;
+    crate::startup::install_crypto_provider();
+    let registry = crate::startup::build_registry(settings)?;
+    let connector = registry
+        .channel(&ChannelId::new(channel))
+        .with_context(|| format!("no enabled channel {channel:?} in the configuration"))?;
+    let body = std::fs::read(event).with_context(|| format!("reading {}", event.display()))?;
+    let events = connector
+        .parse_webhook(&body)
+        .with_context(|| format!("{} is not a webhook this channel accepts", event.display()))?;
+    let rules = crate::mapping::load_dir(&settings.mappings.dir, &channel_ids(settings))
+        .map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    let mut out = String::new();
+    for event in &events {
+        let EventKind::CustomerMessage(message) = &event.kind else {
+            writeln!(
+                out,
+                "{}: {} event, stored but no ticket is made from it",
+                event.dedupe_key,
+                event.kind.name()
+            )?;
+            continue;
+        };
+        let text = message.body.text_for_matching();
+        writeln!(
+            out,
+            "message {} from {} ({}): {:?}",
+            event.dedupe_key,
+            message.contact.display_name(),
+            message.contact.id,
+            text
+        )?;
+        for (route, verdict) in rules.explain(channel, text, &message.tags) {
+            writeln!(out, "  route {:?}: {verdict}", route.name)?;
+        }
+        let vars = crate::mapping::TitleVars {
+            contact_name: message.contact.name.as_deref(),
+            contact_id: &message.contact.id,
+            channel,
+        };
+        match rules.match_route(channel, text, &message.tags) {
+            Some(route) => writeln!(
+                out,
+                "  => first message of a conversation: new ticket {:?} (route {:?}, queue {:?}, source {:?}); later messages: replies on it{}",
+                route.render_title(&vars),
+                route.name,
+                route.queue,
+                route.source,
+                route
+                    .reopen_within
+                    .map(|w| format!("; reopened within {}", humantime::format_duration(w)))
+                    .unwrap_or_default()
+            )?,
+            None => writeln!(
+                out,
+                "  => no route matches: built-in default, new ticket {:?}",
+                crate::mapping::default_title(&vars)
+            )?,
+        }
+    }
+    if events.is_empty() {
+        writeln!(out, "The webhook is valid but carries no events.")?;
+    }
+    print!("{out}");
+    Ok(0)
 }
 
 fn channel_ids(settings: &Settings) -> Vec<String> {

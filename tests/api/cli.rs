@@ -1,0 +1,95 @@
+//! The command line, run as the real binary.
+
+use crate::helpers::{AppOptions, Db, TestEnv};
+use crate::ingest::onprem_text;
+
+const RULES: &str = r#"
+[[route]]
+name = "refunds"
+channel = "sales"
+when.text_matches = "(?i)refund"
+ticket.title = "Refund: {contact.name}"
+ticket.queue = 3
+
+[[route]]
+name = "default"
+channel = "*"
+"#;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_omnibridge"))
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn mappings_explain_shows_the_matching_route_and_the_ticket_it_would_open() {
+    let env = TestEnv::new(
+        Db::Sqlite,
+        AppOptions {
+            mappings: Some(RULES),
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let config = env.write_config("127.0.0.1:0");
+    let event = config.with_file_name("event.json");
+    std::fs::write(
+        &event,
+        onprem_text("4930001", "Pia", "wamid.E1", "Where is my refund?").to_string(),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&[
+        "mappings",
+        "explain",
+        "--channel",
+        "sales",
+        "--event",
+        event.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("route \"refunds\": matches"), "{stdout}");
+    assert!(stdout.contains("new ticket \"Refund: Pia\""), "{stdout}");
+    assert!(stdout.contains("queue Some(3)"), "{stdout}");
+}
+
+#[tokio::test]
+async fn check_config_names_the_file_line_and_key_and_never_prints_secrets() {
+    let env = TestEnv::new(Db::Sqlite, AppOptions::default()).await;
+    let config = env.write_config("127.0.0.1:0");
+    let (code, stdout, stderr) = run(&["check-config", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("sales (getchat"), "{stdout}");
+    assert!(
+        !stdout.contains(crate::helpers::WEBHOOK_SECRET),
+        "secret leaked: {stdout}"
+    );
+    assert!(
+        !stdout.contains(omnibridge::sandbox::inbenta::SECRET),
+        "secret leaked: {stdout}"
+    );
+
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("kind = \"getchat\"", "kind = \"whatsapp\"");
+    std::fs::write(&config, text).unwrap();
+    let (code, _, stderr) = run(&["check-config", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .expect("an error line");
+    assert!(
+        line.contains(".toml:") && line.contains("kind = \"whatsapp\""),
+        "{line}"
+    );
+    assert!(!stderr.contains(crate::helpers::WEBHOOK_SECRET));
+}
