@@ -93,3 +93,65 @@ async fn check_config_names_the_file_line_and_key_and_never_prints_secrets() {
     );
     assert!(!stderr.contains(crate::helpers::WEBHOOK_SECRET));
 }
+
+#[tokio::test]
+async fn debug_logs_of_a_webhook_never_contain_its_secret() {
+    let env = TestEnv::new(Db::Sqlite, AppOptions::default()).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let config = env.write_config(&format!("127.0.0.1:{port}"));
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_omnibridge"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("RUST_LOG", "debug")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Read the logs while the bridge runs, or a full pipe would block it.
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = tokio::spawn(async move {
+        let mut logs = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut stderr, &mut logs).await;
+        logs
+    });
+    let client = reqwest::Client::new();
+    let url = format!(
+        "http://127.0.0.1:{port}/webhooks/getchat/sales?auth={}",
+        crate::helpers::WEBHOOK_SECRET
+    );
+    crate::helpers::eventually("the webhook accepted", || {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let body = onprem_text("4930002", "Quin", "wamid.LOG1", "hello");
+            let response = client.post(&url).json(&body).send().await.ok()?;
+            (response.status() == 200).then_some(())
+        }
+    })
+    .await;
+    crate::helpers::eventually("the ticket", || async {
+        env.inbenta.tickets().into_iter().next()
+    })
+    .await;
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    let logs = reader.await.unwrap();
+    let logs = String::from_utf8_lossy(&logs);
+    assert!(
+        logs.contains("/webhooks/getchat/sales"),
+        "debug logs show the request: {logs}"
+    );
+    assert!(
+        !logs.contains(crate::helpers::WEBHOOK_SECRET),
+        "the webhook secret reached the logs"
+    );
+    assert!(
+        !logs.contains(omnibridge::sandbox::inbenta::SECRET),
+        "the Inbenta secret reached the logs"
+    );
+    assert!(
+        !logs.contains(&env.getchat.token()),
+        "the get.chat token reached the logs"
+    );
+}
