@@ -97,8 +97,10 @@ impl Store {
             .await)?;
         conversations.sort_unstable();
         conversations.dedup();
-        let wake = "UPDATE conversations SET due_at = COALESCE(due_at, $1), updated_at = $1 \
-            WHERE id = $2";
+        // Bumping `next_seq` makes a worker that still holds the conversation (and saw nothing
+        // pending) fail its release and look again, exactly as for a newly ingested event.
+        let wake = "UPDATE conversations SET next_seq = next_seq + 1, \
+            due_at = COALESCE(due_at, $1), updated_at = $1 WHERE id = $2";
         for id in &conversations {
             on_tx!(&mut tx, conn => sqlx::query(wake)
                 .bind(now)
