@@ -30,7 +30,7 @@ fn describe() {
     );
     metrics::describe_counter!(
         "omnibridge_events_ingested_total",
-        "Events stored, by channel and kind."
+        "Events in accepted webhooks (duplicates included), by channel and kind."
     );
     metrics::describe_counter!(
         "omnibridge_events_processed_total",

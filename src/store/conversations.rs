@@ -60,8 +60,8 @@ pub enum EventFailure {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum ReleaseOutcome {
-    /// Released; `due_at` says when the conversation needs a worker again (None = idle).
-    Released { due_at: Option<i64> },
+    /// Released; the conversation's `due_at` now says when it needs a worker again.
+    Released,
     /// New events arrived since the snapshot: keep draining.
     MoreWork,
 }
@@ -286,7 +286,7 @@ impl Store {
             .bind(seq_snapshot)
             .execute(pool).await.map(|r| r.rows_affected()))?;
         if result == 1 {
-            Ok(ReleaseOutcome::Released { due_at })
+            Ok(ReleaseOutcome::Released)
         } else {
             Ok(ReleaseOutcome::MoreWork)
         }

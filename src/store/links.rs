@@ -121,23 +121,6 @@ impl Store {
         Ok(())
     }
 
-    /// Note that the ticket's status was read (and found open) just now.
-    pub async fn touch_link_checked(
-        &self,
-        link_id: i64,
-        state: &str,
-        closed_at: Option<i64>,
-    ) -> Result<(), StoreError> {
-        let query = "UPDATE links SET state = $1, closed_at = $2, status_checked_at = $3, updated_at = $3 WHERE id = $4";
-        on_db!(self, pool => sqlx::query(query)
-            .bind(state)
-            .bind(closed_at)
-            .bind(now_ms())
-            .bind(link_id)
-            .execute(pool).await.map(|r| r.rows_affected()))?;
-        Ok(())
-    }
-
     /// Remember a vendor object the bridge created (echo suppression, idempotency lookups).
     pub async fn record_effect_in_tx(
         tx: &mut Tx,
@@ -156,16 +139,5 @@ impl Store {
             .bind(now_ms())
             .execute(conn).await.map(|r| r.rows_affected()))?;
         Ok(())
-    }
-
-    /// Whether the bridge itself created this vendor object.
-    pub async fn is_own_effect(&self, vendor: &str, remote_id: &str) -> Result<bool, StoreError> {
-        let query = "SELECT COUNT(*) FROM bridge_effects WHERE vendor = $1 AND remote_id = $2";
-        let n: i64 = on_db!(self, pool => sqlx::query_scalar(query)
-            .bind(vendor)
-            .bind(remote_id)
-            .fetch_one(pool)
-            .await)?;
-        Ok(n > 0)
     }
 }

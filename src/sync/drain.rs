@@ -71,7 +71,7 @@ impl Engine {
                     .release_conversation(conversation.id, &self.inner.owner, snapshot, None)
                     .await?
                 {
-                    ReleaseOutcome::Released { .. } => return Ok(report),
+                    ReleaseOutcome::Released => return Ok(report),
                     ReleaseOutcome::MoreWork => continue 'rounds,
                 }
             };
@@ -86,7 +86,7 @@ impl Engine {
                     )
                     .await?
                 {
-                    ReleaseOutcome::Released { .. } => {
+                    ReleaseOutcome::Released => {
                         if let Err(err) = self.inner.queue.push_at(conversation.id, retry_at).await
                         {
                             tracing::warn!(error = %err, "Could not schedule the retry trigger; the sweeper will pick it up.");
