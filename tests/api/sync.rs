@@ -102,8 +102,12 @@ on_both_databases!(
                 .is_empty()
         );
 
-        let links = app.links().await;
-        assert_eq!(links.len(), 2);
+        // The ticket exists in Inbenta a moment before the bridge commits its link.
+        let links = eventually("the second link", || async {
+            let links = app.links().await;
+            (links.len() == 2).then_some(links)
+        })
+        .await;
         assert_eq!(links[0]["generation"], 2);
         assert_eq!(links[0]["state"], "open");
         assert_eq!(links[1]["state"], "closed");
