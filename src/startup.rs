@@ -219,5 +219,29 @@ fn engine_settings(settings: &Settings) -> EngineSettings {
             max_attempts: settings.worker.max_attempts,
         },
         sweep_interval: settings.worker.sweep_interval,
+        reconcile_interval: settings.worker.reconcile_interval,
+        channels: settings
+            .channels
+            .iter()
+            .map(|c| {
+                (
+                    c.id.clone(),
+                    crate::sync::ChannelPolicy {
+                        sync_resolution: c.sync_resolution,
+                        fallback_template: c.fallback_template.clone(),
+                    },
+                )
+            })
+            .collect(),
+        bridge_user_name: settings.inbenta.bridge_user_name.clone(),
+        bridge_user_address: bridge_user_address(&settings.inbenta.user_address),
     }
+}
+
+/// The bridge's own helpdesk user lives at the customers' address pattern with `omnibridge` as
+/// the contact id, so it never collides with a customer.
+fn bridge_user_address(user_address: &str) -> String {
+    user_address
+        .replace("{wa_id}", "omnibridge-bridge")
+        .replace("{channel}", "omnibridge")
 }

@@ -34,6 +34,14 @@ pub enum ConnectorError {
         vendor: &'static str,
         message: String,
     },
+    /// The customer-service window is closed: only a template may be sent.
+    #[error(
+        "{vendor}: the customer can no longer be reached with a free-form message (24-hour window closed): {message}"
+    )]
+    WindowClosed {
+        vendor: &'static str,
+        message: String,
+    },
     #[error("{vendor} rejected the request{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
     Permanent {
         vendor: &'static str,
@@ -91,6 +99,7 @@ impl ConnectorError {
             }
             ConnectorError::Auth { .. }
             | ConnectorError::NotFound { .. }
+            | ConnectorError::WindowClosed { .. }
             | ConnectorError::Permanent { .. } => ErrorClass::DeadLetter,
         }
     }
@@ -109,6 +118,7 @@ impl ConnectorError {
             | ConnectorError::Transient { vendor, .. }
             | ConnectorError::Auth { vendor, .. }
             | ConnectorError::NotFound { vendor, .. }
+            | ConnectorError::WindowClosed { vendor, .. }
             | ConnectorError::Permanent { vendor, .. } => vendor,
         }
     }

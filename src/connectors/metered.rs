@@ -1,11 +1,16 @@
 //! A connector wrapper that counts every vendor call in `omnibridge_vendor_calls_total`.
 
 use super::{
-    ChannelConnector, ConnectorError, NewReply, NewTicket, TicketConnector, TicketReply,
-    WebhookError,
+    ChannelConnector, ConnectorError, HelpdeskEvent, NewReply, NewTicket, PollBatch, Registration,
+    SentMessage, TicketAttachment, TicketConnector, TicketReply, TicketSummary, WebhookError,
 };
-use crate::domain::{ChannelId, ExternalId, InboundEvent, MediaFile, MediaRef};
+use crate::domain::{
+    ChannelId, ConversationKey, ExternalId, InboundEvent, MediaFile, MediaRef, OutboundBody,
+    Recipient,
+};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
 
 pub struct Metered<T> {
     inner: T,
@@ -27,6 +32,7 @@ fn observe<R>(
         Err(ConnectorError::Transient { .. }) => "transient",
         Err(ConnectorError::Auth { .. }) => "auth",
         Err(ConnectorError::NotFound { .. }) => "not_found",
+        Err(ConnectorError::WindowClosed { .. }) => "window_closed",
         Err(ConnectorError::Permanent { .. }) => "permanent",
     };
     crate::metrics::vendor_call(vendor, outcome);
@@ -49,6 +55,42 @@ impl<T: ChannelConnector> ChannelConnector for Metered<T> {
 
     async fn fetch_media(&self, media: &MediaRef) -> Result<MediaFile, ConnectorError> {
         observe(self.inner.vendor(), self.inner.fetch_media(media).await)
+    }
+
+    async fn send(
+        &self,
+        to: &Recipient,
+        body: &OutboundBody,
+    ) -> Result<SentMessage, ConnectorError> {
+        observe(self.inner.vendor(), self.inner.send(to, body).await)
+    }
+
+    async fn find_sent(
+        &self,
+        to: &Recipient,
+        since: DateTime<Utc>,
+        body: &OutboundBody,
+    ) -> Result<Option<ExternalId>, ConnectorError> {
+        observe(
+            self.inner.vendor(),
+            self.inner.find_sent(to, since, body).await,
+        )
+    }
+
+    async fn resolve(&self, conversation: &ConversationKey) -> Result<(), ConnectorError> {
+        observe(self.inner.vendor(), self.inner.resolve(conversation).await)
+    }
+
+    async fn poll(&self, since: DateTime<Utc>) -> Result<PollBatch, ConnectorError> {
+        observe(self.inner.vendor(), self.inner.poll(since).await)
+    }
+
+    async fn acknowledge(&self, batch: &PollBatch) -> Result<(), ConnectorError> {
+        observe(self.inner.vendor(), self.inner.acknowledge(batch).await)
+    }
+
+    async fn register_webhooks(&self, url: &str) -> Result<Registration, ConnectorError> {
+        observe(self.inner.vendor(), self.inner.register_webhooks(url).await)
     }
 }
 
@@ -131,5 +173,40 @@ impl<T: TicketConnector> TicketConnector for Metered<T> {
 
     fn max_attachment_bytes(&self) -> usize {
         self.inner.max_attachment_bytes()
+    }
+
+    async fn fetch_attachment(
+        &self,
+        attachment: &TicketAttachment,
+    ) -> Result<MediaFile, ConnectorError> {
+        observe(
+            TicketConnector::vendor(&self.inner),
+            self.inner.fetch_attachment(attachment).await,
+        )
+    }
+
+    fn parse_webhook(&self, body: &[u8]) -> Result<Vec<HelpdeskEvent>, WebhookError> {
+        TicketConnector::parse_webhook(&self.inner, body)
+    }
+
+    async fn register_webhook(
+        &self,
+        url: &str,
+        secret: &SecretString,
+    ) -> Result<Registration, ConnectorError> {
+        observe(
+            TicketConnector::vendor(&self.inner),
+            self.inner.register_webhook(url, secret).await,
+        )
+    }
+
+    async fn updated_tickets(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<TicketSummary>, ConnectorError> {
+        observe(
+            TicketConnector::vendor(&self.inner),
+            self.inner.updated_tickets(since).await,
+        )
     }
 }

@@ -9,14 +9,20 @@ mod error;
 pub mod getchat;
 pub mod inbenta;
 mod metered;
+pub mod qontak;
 mod registry;
 
 pub use error::{ConnectorError, ErrorClass, WebhookError};
 pub use metered::Metered;
 pub use registry::Registry;
 
-use crate::domain::{ChannelId, ExternalId, InboundEvent, MediaFile, MediaRef};
+use crate::domain::{
+    ChannelId, ConversationKey, ExternalId, InboundEvent, MediaFile, MediaRef, OutboundBody,
+    Recipient, TicketActivity,
+};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
 
 /// A messaging channel the bridge receives customer conversations from.
 #[async_trait]
@@ -31,6 +37,102 @@ pub trait ChannelConnector: Send + Sync + 'static {
 
     /// Download a file announced in an inbound message, verifying its checksum when one is given.
     async fn fetch_media(&self, media: &MediaRef) -> Result<MediaFile, ConnectorError>;
+
+    /// Send a message to the customer. Media is uploaded through the channel's own media
+    /// endpoint first when the channel needs that. Fails with [`ConnectorError::WindowClosed`]
+    /// when the channel refuses free-form messages because the customer-service window closed.
+    async fn send(
+        &self,
+        to: &Recipient,
+        body: &OutboundBody,
+    ) -> Result<SentMessage, ConnectorError>;
+
+    /// Recovery after a crash or a lost answer: a message with this body the channel shows as
+    /// sent to this conversation since `since`, if any, so it is not sent twice.
+    async fn find_sent(
+        &self,
+        to: &Recipient,
+        since: DateTime<Utc>,
+        body: &OutboundBody,
+    ) -> Result<Option<ExternalId>, ConnectorError>;
+
+    /// Mark the conversation resolved on the channel (ticket closed on the helpdesk).
+    async fn resolve(&self, conversation: &ConversationKey) -> Result<(), ConnectorError>;
+
+    /// Catch-up polling: events that happened since `since` (webhooks missed during downtime).
+    /// Returns at most one page; call again from `batch.newest` while `batch.more` is set.
+    async fn poll(&self, since: DateTime<Utc>) -> Result<PollBatch, ConnectorError>;
+
+    /// Tell the channel the polled events are stored (get.chat `mark_as_received`). Called only
+    /// after the batch is committed.
+    async fn acknowledge(&self, batch: &PollBatch) -> Result<(), ConnectorError>;
+
+    /// Register the bridge's webhook URL with the channel, when the channel supports that.
+    async fn register_webhooks(&self, url: &str) -> Result<Registration, ConnectorError>;
+}
+
+/// Durable storage for credentials a connector rotates itself (Qontak's OAuth tokens), so a
+/// restart does not fall back to a token that is no longer valid. Values are opaque to the store
+/// and never logged.
+#[async_trait]
+pub trait CredentialStore: Send + Sync + 'static {
+    async fn load(&self, key: &str) -> Result<Option<SecretString>, ConnectorError>;
+    async fn save(&self, key: &str, value: &SecretString) -> Result<(), ConnectorError>;
+}
+
+/// A message the channel accepted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SentMessage {
+    /// The channel's id for it (statuses and echoes name it).
+    pub id: ExternalId,
+    /// A second id of the same message, when the channel has one.
+    pub alt_id: Option<ExternalId>,
+}
+
+/// One page of polled events.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PollBatch {
+    pub events: Vec<InboundEvent>,
+    /// The time of the newest event seen (the next cursor), if any.
+    pub newest: Option<DateTime<Utc>>,
+    /// More pages follow.
+    pub more: bool,
+}
+
+/// What a webhook registration found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Registration {
+    Created,
+    AlreadyRegistered,
+    /// The vendor has no registration endpoint; the webhook is configured on its side.
+    NotSupported,
+}
+
+/// A helpdesk webhook delivery, parsed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HelpdeskEvent {
+    /// Unique per helpdesk event (item + id + action).
+    pub dedupe_key: String,
+    pub occurred_at: DateTime<Utc>,
+    pub activity: TicketActivity,
+}
+
+/// A ticket the helpdesk reports as changed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TicketSummary {
+    pub id: ExternalId,
+    pub status: Option<i64>,
+    pub last_update: DateTime<Utc>,
+}
+
+/// A file attached to a ticket reply.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TicketAttachment {
+    pub id: ExternalId,
+    pub name: Option<String>,
+    pub mime_type: Option<String>,
+    pub url: Option<String>,
+    pub size: Option<u64>,
 }
 
 /// A new ticket, opened by a customer.
@@ -63,6 +165,8 @@ pub struct TicketReply {
     pub kind: String,
     pub creator: Option<ExternalId>,
     pub message_html: String,
+    pub attachments: Vec<TicketAttachment>,
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 /// The helpdesk where conversations become tickets.
@@ -96,4 +200,26 @@ pub trait TicketConnector: Send + Sync + 'static {
     async fn upload_media(&self, file: &MediaFile) -> Result<ExternalId, ConnectorError>;
     /// The largest file (raw bytes) `upload_media` accepts.
     fn max_attachment_bytes(&self) -> usize;
+
+    /// Download a file attached to a reply.
+    async fn fetch_attachment(
+        &self,
+        attachment: &TicketAttachment,
+    ) -> Result<MediaFile, ConnectorError>;
+
+    /// Parse a helpdesk webhook delivery (the signature is checked by the HTTP layer).
+    fn parse_webhook(&self, body: &[u8]) -> Result<Vec<HelpdeskEvent>, WebhookError>;
+
+    /// Register the bridge's webhook for new replies unless one with this URL exists.
+    async fn register_webhook(
+        &self,
+        url: &str,
+        secret: &SecretString,
+    ) -> Result<Registration, ConnectorError>;
+
+    /// Tickets changed since `since`, oldest change first (catch-up polling).
+    async fn updated_tickets(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<TicketSummary>, ConnectorError>;
 }

@@ -23,6 +23,12 @@ pub enum EventKind {
     CustomerMessage(CustomerMessage),
     /// Delivery status of a message the business sent (sent, delivered, read, failed).
     Status(DeliveryStatus),
+    /// A message written to the customer from the channel's inbox (or the bridge's own echo).
+    AgentMessage(super::AgentMessage),
+    /// Assignment, tagging or resolution of the conversation on the channel.
+    ConversationUpdate(super::ConversationUpdate),
+    /// The helpdesk reported a change on a ticket (a new agent answer, a status change).
+    TicketActivity(super::TicketActivity),
     /// Any other vendor event (assignment, tagging, resolution, messages written in the vendor's
     /// own inbox...). Stored as received; later versions act on them.
     Other {
@@ -37,6 +43,13 @@ impl EventKind {
         match self {
             EventKind::CustomerMessage(_) => "customer_message",
             EventKind::Status(_) => "status",
+            EventKind::AgentMessage(_) => "agent_message",
+            EventKind::ConversationUpdate(update) => match update {
+                super::ConversationUpdate::Assigned { .. } => "assigned",
+                super::ConversationUpdate::Tagged { .. } => "tagged",
+                super::ConversationUpdate::Resolved { .. } => "resolved",
+            },
+            EventKind::TicketActivity(_) => "ticket_activity",
             EventKind::Other { name, .. } => name,
         }
     }

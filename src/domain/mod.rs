@@ -3,11 +3,16 @@
 //! Connectors translate their wire formats into these types; the sync engine, the store and the
 //! mapping rules only ever see these.
 
+mod activity;
 mod ids;
 mod message;
+mod outbound;
+
+pub use activity::{AgentMessage, ConversationUpdate, TicketActivity};
 
 pub use ids::{ChannelId, ConversationKey, ExternalId};
 pub use message::{
     Contact, CustomerMessage, DeliveryStatus, EventKind, InboundEvent, MediaFile, MediaKind,
     MediaRef, MessageBody,
 };
+pub use outbound::{OutboundBody, Recipient};

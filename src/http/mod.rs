@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod health;
+mod helpdesk;
 mod webhooks;
 
 use crate::config::{ChannelKind, Settings};
@@ -29,6 +30,8 @@ pub struct AppState {
     pub engine: Engine,
     pub channels: Arc<HashMap<ChannelId, ChannelAuth>>,
     pub admin_token: Option<SecretString>,
+    /// `inbenta.webhook_secret`: the helpdesk webhook's X-Hook-Signature.
+    pub helpdesk_secret: Option<SecretString>,
     pub metrics: PrometheusHandle,
 }
 
@@ -52,6 +55,7 @@ impl AppState {
             engine,
             channels: Arc::new(channels),
             admin_token: settings.server.admin_token.clone(),
+            helpdesk_secret: settings.inbenta.webhook_secret.clone(),
             metrics,
         }
     }
@@ -61,6 +65,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/webhooks/getchat/{channel}", post(webhooks::getchat))
         .route("/webhooks/qontak/{channel}", post(webhooks::qontak))
+        .route(
+            "/webhooks/inbenta",
+            get(helpdesk::verify).post(helpdesk::receive),
+        )
         .route("/api/v1/links", get(admin::list_links))
         .route("/api/v1/jobs", get(admin::list_jobs))
         .route("/api/v1/jobs/{id}/retry", post(admin::retry_job))

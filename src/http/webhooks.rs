@@ -90,16 +90,7 @@ async fn handle(
     })?;
     let events = connector.parse_webhook(body).map_err(|err| {
         tracing::warn!(error = %err, "Webhook refused: malformed body.");
-        match err {
-            crate::connectors::WebhookError::InvalidJson(_) => ApiError::BadRequest {
-                code: err.code(),
-                detail: err.to_string(),
-            },
-            crate::connectors::WebhookError::Unrecognized(_) => ApiError::Unprocessable {
-                code: err.code(),
-                detail: err.to_string(),
-            },
-        }
+        malformed(err)
     })?;
     if events.is_empty() {
         tracing::debug!("Webhook understood; it carries nothing to store.");
@@ -117,4 +108,18 @@ async fn handle(
         stored: outcome.stored,
         duplicates: outcome.duplicates,
     })
+}
+
+/// 400 for a body that is not JSON, 422 for JSON of a shape we do not know.
+pub(super) fn malformed(err: crate::connectors::WebhookError) -> ApiError {
+    match err {
+        crate::connectors::WebhookError::InvalidJson(_) => ApiError::BadRequest {
+            code: err.code(),
+            detail: err.to_string(),
+        },
+        crate::connectors::WebhookError::Unrecognized(_) => ApiError::Unprocessable {
+            code: err.code(),
+            detail: err.to_string(),
+        },
+    }
 }

@@ -37,6 +37,8 @@ pub struct PendingEvent {
     pub event: InboundEvent,
     pub attempts: i32,
     pub next_attempt_at: Option<i64>,
+    /// When the event was stored (unix ms).
+    pub received_at: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -47,6 +49,7 @@ struct PendingRow {
     payload: String,
     attempts: i32,
     next_attempt_at: Option<i64>,
+    received_at: i64,
 }
 
 /// How an attempt at an event ended badly.
@@ -177,7 +180,7 @@ impl Store {
         conversation_id: i64,
         limit: i64,
     ) -> Result<Vec<PendingEvent>, StoreError> {
-        let query = "SELECT id, seq, kind, payload, attempts, next_attempt_at FROM inbound_events \
+        let query = "SELECT id, seq, kind, payload, attempts, next_attempt_at, received_at FROM inbound_events \
             WHERE conversation_id = $1 AND state = 'pending' ORDER BY seq LIMIT $2";
         let rows: Vec<PendingRow> = on_db!(self, pool => sqlx::query_as(query)
             .bind(conversation_id)
@@ -193,6 +196,7 @@ impl Store {
                     event: serde_json::from_str(&row.payload)?,
                     attempts: row.attempts,
                     next_attempt_at: row.next_attempt_at,
+                    received_at: row.received_at,
                 })
             })
             .collect()

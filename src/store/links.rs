@@ -13,6 +13,8 @@ pub struct Link {
     pub conversation_key: String,
     pub generation: i32,
     pub contact_name: Option<String>,
+    /// The customer's id on the channel (wa_id, or the phone of a Qontak room).
+    pub contact_id: Option<String>,
     pub route: Option<String>,
     pub inbenta_user_id: Option<String>,
     pub inbenta_ticket_id: Option<String>,
@@ -21,6 +23,12 @@ pub struct Link {
     pub state: String,
     pub status_checked_at: Option<i64>,
     pub closed_at: Option<i64>,
+    /// Who the conversation is assigned to on the channel (user and/or group), as last reported.
+    pub assignee: Option<String>,
+    /// The conversation's tags on the channel (JSON array), as last reported.
+    pub tags: Option<String>,
+    /// When the channel last reported the conversation resolved.
+    pub resolved_on_channel_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -32,6 +40,7 @@ pub struct NewLink<'a> {
     pub conversation_key: &'a str,
     pub generation: i32,
     pub contact_name: Option<&'a str>,
+    pub contact_id: Option<&'a str>,
     pub route: &'a str,
     pub inbenta_user_id: &'a str,
     pub inbenta_ticket_id: &'a str,
@@ -45,9 +54,9 @@ pub struct LinkFilter {
     pub limit: i64,
 }
 
-const LINK_COLUMNS: &str = "id, channel, conversation_key, generation, contact_name, route, \
+const LINK_COLUMNS: &str = "id, channel, conversation_key, generation, contact_name, contact_id, route, \
     inbenta_user_id, inbenta_ticket_id, ticket_external_id, state, status_checked_at, closed_at, \
-    created_at, updated_at";
+    assignee, tags, resolved_on_channel_at, created_at, updated_at";
 
 impl Store {
     /// The newest link (highest generation) of a conversation.
@@ -66,6 +75,38 @@ impl Store {
             .fetch_optional(pool)
             .await)?;
         Ok(link)
+    }
+
+    /// The link of a helpdesk ticket.
+    pub async fn link_by_ticket(&self, ticket_id: &str) -> Result<Option<Link>, StoreError> {
+        let query = format!(
+            "SELECT {LINK_COLUMNS} FROM links WHERE inbenta_ticket_id = $1 ORDER BY id DESC LIMIT 1"
+        );
+        let link = on_db!(self, pool => sqlx::query_as::<_, Link>(sqlx::AssertSqlSafe(query))
+            .bind(ticket_id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(link)
+    }
+
+    pub async fn link_by_id(&self, id: i64) -> Result<Option<Link>, StoreError> {
+        let query = format!("SELECT {LINK_COLUMNS} FROM links WHERE id = $1");
+        let link = on_db!(self, pool => sqlx::query_as::<_, Link>(sqlx::AssertSqlSafe(query))
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(link)
+    }
+
+    /// Whether the bridge itself created this vendor object (echo suppression).
+    pub async fn is_own_effect(&self, vendor: &str, remote_id: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> = on_db!(self, pool => sqlx::query_scalar(
+                "SELECT event_id FROM bridge_effects WHERE vendor = $1 AND remote_id = $2")
+            .bind(vendor)
+            .bind(remote_id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(found.is_some())
     }
 
     pub async fn list_links(&self, filter: &LinkFilter) -> Result<Vec<Link>, StoreError> {
@@ -88,7 +129,8 @@ impl Store {
         let now = now_ms();
         let query = "INSERT INTO links (channel, conversation_key, generation, contact_name, route, \
             inbenta_user_id, inbenta_ticket_id, ticket_external_id, state, status_checked_at, \
-            created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $9, $9)";
+            created_at, updated_at, contact_id) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $9, $9, $10)";
         on_tx!(tx, conn => sqlx::query(query)
             .bind(link.channel)
             .bind(link.conversation_key)
@@ -99,6 +141,7 @@ impl Store {
             .bind(link.inbenta_ticket_id)
             .bind(link.ticket_external_id)
             .bind(now)
+            .bind(link.contact_id)
             .execute(conn).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
@@ -116,6 +159,47 @@ impl Store {
             .bind(state)
             .bind(closed_at)
             .bind(now_ms())
+            .bind(link_id)
+            .execute(conn).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Record the channel's assignment of the conversation.
+    pub async fn set_link_assignee_in_tx(
+        tx: &mut Tx,
+        link_id: i64,
+        assignee: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let query = "UPDATE links SET assignee = $1, updated_at = $2 WHERE id = $3";
+        on_tx!(tx, conn => sqlx::query(query)
+            .bind(assignee)
+            .bind(now_ms())
+            .bind(link_id)
+            .execute(conn).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Record the channel's tags of the conversation (a JSON array).
+    pub async fn set_link_tags_in_tx(
+        tx: &mut Tx,
+        link_id: i64,
+        tags_json: &str,
+    ) -> Result<(), StoreError> {
+        let query = "UPDATE links SET tags = $1, updated_at = $2 WHERE id = $3";
+        on_tx!(tx, conn => sqlx::query(query)
+            .bind(tags_json)
+            .bind(now_ms())
+            .bind(link_id)
+            .execute(conn).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Record that the channel resolved the conversation (and so the ticket was closed).
+    pub async fn set_link_resolved_in_tx(tx: &mut Tx, link_id: i64) -> Result<(), StoreError> {
+        let now = now_ms();
+        let query = "UPDATE links SET resolved_on_channel_at = $1, updated_at = $1 WHERE id = $2";
+        on_tx!(tx, conn => sqlx::query(query)
+            .bind(now)
             .bind(link_id)
             .execute(conn).await.map(|r| r.rows_affected()))?;
         Ok(())

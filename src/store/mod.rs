@@ -4,14 +4,17 @@
 //! occur.
 
 mod conversations;
+mod cursors;
 mod events;
 mod links;
+mod outbound;
 
 pub use conversations::{
     ClaimedConversation, EventFailure, IngestOutcome, PendingEvent, ReleaseOutcome,
 };
 pub use events::{DeadLetter, EventCounts};
 pub use links::{Link, LinkFilter, NewLink};
+pub use outbound::{NewOutbound, OutboundMessage};
 
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

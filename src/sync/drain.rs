@@ -133,7 +133,27 @@ impl Engine {
                     .instrument(span.clone())
                     .await
             }
-            EventKind::Status(_) | EventKind::Other { .. } => Ok(Processed::stored_only(event)),
+            EventKind::TicketActivity(activity) => {
+                self.process_ticket_activity(conversation, event, activity, recovery)
+                    .instrument(span.clone())
+                    .await
+            }
+            EventKind::AgentMessage(message) => {
+                self.process_agent_message(conversation, event, message, recovery)
+                    .instrument(span.clone())
+                    .await
+            }
+            EventKind::ConversationUpdate(update) => {
+                self.process_conversation_update(conversation, update)
+                    .instrument(span.clone())
+                    .await
+            }
+            EventKind::Status(status) => {
+                self.process_status(conversation, status, recovery)
+                    .instrument(span.clone())
+                    .await
+            }
+            EventKind::Other { .. } => Ok(Processed::stored_only(event)),
         };
         let lease_until = ms_after(self.inner.settings.lease_ttl);
         match result {
@@ -160,7 +180,27 @@ impl Engine {
                             Store::update_link_state_in_tx(&mut tx, *link_id, state, *closed_at)
                                 .await?
                         }
+                        LinkWrite::Assignee { link_id, assignee } => {
+                            Store::set_link_assignee_in_tx(&mut tx, *link_id, assignee.as_deref())
+                                .await?
+                        }
+                        LinkWrite::Tags { link_id, tags_json } => {
+                            Store::set_link_tags_in_tx(&mut tx, *link_id, tags_json).await?
+                        }
+                        LinkWrite::ResolvedOnChannel { link_id } => {
+                            Store::set_link_resolved_in_tx(&mut tx, *link_id).await?
+                        }
                     }
+                }
+                if let Some(update) = &processed.status_update {
+                    Store::apply_outbound_status_in_tx(
+                        &mut tx,
+                        update.outbound_id,
+                        &update.current,
+                        &update.status,
+                        update.error.as_deref(),
+                    )
+                    .await?;
                 }
                 for (vendor, remote_id, kind) in &processed.effects {
                     Store::record_effect_in_tx(&mut tx, vendor, remote_id, kind, event.id).await?;

@@ -158,3 +158,52 @@ impl Engine {
         Ok(outcome)
     }
 }
+
+/// What storing a helpdesk delivery did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct HelpdeskIngestOutcome {
+    pub stored: usize,
+    pub duplicates: usize,
+    /// Events about tickets the bridge does not link to any conversation.
+    pub ignored: usize,
+}
+
+impl Engine {
+    /// Store helpdesk events in the conversation of the ticket they concern, so an agent's
+    /// answers reach the customer in order with everything else in that conversation. Events
+    /// about tickets the bridge did not create are ignored.
+    pub async fn ingest_helpdesk(
+        &self,
+        events: &[crate::connectors::HelpdeskEvent],
+    ) -> Result<HelpdeskIngestOutcome, IngestError> {
+        let mut by_channel: std::collections::BTreeMap<String, Vec<InboundEvent>> =
+            std::collections::BTreeMap::new();
+        let mut outcome = HelpdeskIngestOutcome::default();
+        for event in events {
+            let link = self
+                .store()
+                .link_by_ticket(event.activity.ticket.as_str())
+                .await?;
+            let Some(link) = link else {
+                tracing::debug!(ticket_id = %event.activity.ticket, "Helpdesk event about a ticket the bridge does not link; ignored.");
+                outcome.ignored += 1;
+                continue;
+            };
+            by_channel
+                .entry(link.channel.clone())
+                .or_default()
+                .push(InboundEvent {
+                    dedupe_key: event.dedupe_key.clone(),
+                    conversation: crate::domain::ConversationKey::new(link.conversation_key),
+                    occurred_at: event.occurred_at,
+                    kind: crate::domain::EventKind::TicketActivity(event.activity.clone()),
+                });
+        }
+        for (channel, events) in by_channel {
+            let stored = self.ingest(&ChannelId::new(channel), &events).await?;
+            outcome.stored += stored.stored;
+            outcome.duplicates += stored.duplicates;
+        }
+        Ok(outcome)
+    }
+}

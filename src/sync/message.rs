@@ -22,9 +22,28 @@ pub(super) struct Processed {
     pub link_writes: Vec<LinkWrite>,
     /// (vendor, remote id, kind) of every object the bridge created.
     pub effects: Vec<(&'static str, String, &'static str)>,
+    /// A delivery status for a message the bridge sent.
+    pub status_update: Option<super::activity::StatusUpdate>,
 }
 
 impl Processed {
+    pub fn done(outcome: serde_json::Value) -> Self {
+        Processed {
+            state: "done",
+            outcome,
+            link_writes: Vec::new(),
+            effects: Vec::new(),
+            status_update: None,
+        }
+    }
+
+    pub fn skipped(outcome: serde_json::Value) -> Self {
+        Processed {
+            state: "skipped",
+            ..Processed::done(outcome)
+        }
+    }
+
     /// Events this version stores but does not act on (statuses are recorded by the caller).
     pub fn stored_only(event: &PendingEvent) -> Self {
         let state = if event.kind == "status" {
@@ -40,6 +59,7 @@ impl Processed {
             outcome: json!({ "stored": event.kind }),
             link_writes: Vec::new(),
             effects: Vec::new(),
+            status_update: None,
         }
     }
 }
@@ -51,6 +71,17 @@ pub(super) enum LinkWrite {
         state: &'static str,
         closed_at: Option<i64>,
     },
+    Assignee {
+        link_id: i64,
+        assignee: Option<String>,
+    },
+    Tags {
+        link_id: i64,
+        tags_json: String,
+    },
+    ResolvedOnChannel {
+        link_id: i64,
+    },
 }
 
 pub(super) struct OwnedLink {
@@ -58,6 +89,7 @@ pub(super) struct OwnedLink {
     conversation_key: String,
     generation: i32,
     contact_name: Option<String>,
+    contact_id: String,
     route: String,
     user_id: String,
     ticket_id: String,
@@ -71,6 +103,7 @@ impl OwnedLink {
             conversation_key: &self.conversation_key,
             generation: self.generation,
             contact_name: self.contact_name.as_deref(),
+            contact_id: Some(&self.contact_id),
             route: &self.route,
             inbenta_user_id: &self.user_id,
             inbenta_ticket_id: &self.ticket_id,
@@ -190,6 +223,7 @@ impl Engine {
                     conversation_key: conversation.conversation_key.clone(),
                     generation,
                     contact_name: message.contact.name.clone(),
+                    contact_id: message.contact.id.clone(),
                     route: plan.route.clone(),
                     user_id: user_id.to_string(),
                     ticket_id: ticket_id.to_string(),
@@ -203,6 +237,7 @@ impl Engine {
             outcome,
             link_writes: writes,
             effects,
+            status_update: None,
         })
     }
 
@@ -326,7 +361,7 @@ impl Engine {
         Ok(id)
     }
 
-    async fn post_reply(
+    pub(super) async fn post_reply(
         &self,
         tickets: &Arc<dyn TicketConnector>,
         ticket_id: &ExternalId,

@@ -2,15 +2,20 @@
 //! event becomes on the helpdesk, retry or park failures. Names no vendor: it talks to connectors
 //! only through the traits in `connectors`.
 
+mod activity;
+mod answer;
 mod drain;
+mod effects;
 mod ingest;
 mod message;
 mod render;
 mod retry;
 mod sweeper;
+pub(crate) mod whatsapp_text;
 
 pub use drain::DrainReport;
-pub use ingest::IngestError;
+pub use effects::ChannelPolicy;
+pub use ingest::{HelpdeskIngestOutcome, IngestError};
 pub use retry::RetryPolicy;
 
 use crate::connectors::Registry;
@@ -32,6 +37,13 @@ pub struct EngineSettings {
     pub lease_ttl: Duration,
     pub retry: RetryPolicy,
     pub sweep_interval: Duration,
+    /// How often vendors are polled for what webhooks missed.
+    pub reconcile_interval: Duration,
+    /// Per channel id.
+    pub channels: std::collections::HashMap<String, ChannelPolicy>,
+    /// The helpdesk user that authors the bridge's notes.
+    pub bridge_user_name: String,
+    pub bridge_user_address: String,
 }
 
 /// Everything the sync engine needs, cheap to clone.
@@ -50,6 +62,8 @@ struct EngineInner {
     owner: String,
     /// Fired at shutdown: drains stop after their current event and hand their lease back.
     shutdown: CancellationToken,
+    /// The helpdesk user id of the bridge (notes), looked up once.
+    bridge_user: tokio::sync::OnceCell<crate::domain::ExternalId>,
     /// Feeds the group-commit ingest writers.
     ingest: tokio::sync::mpsc::Sender<ingest::IngestRequest>,
 }
@@ -74,6 +88,7 @@ impl Engine {
         Self {
             inner: Arc::new(EngineInner {
                 ingest,
+                bridge_user: tokio::sync::OnceCell::new(),
                 store,
                 registry,
                 rules,

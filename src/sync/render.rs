@@ -18,6 +18,11 @@ pub(super) fn marker(channel: &str, dedupe_key: &str) -> String {
     )
 }
 
+/// Whether helpdesk HTML carries a bridge marker (the bridge posted it).
+pub(super) fn has_marker(html: &str) -> bool {
+    html.contains("<!-- omnibridge:")
+}
+
 /// HTML of a message without a file.
 pub(super) fn message_html(message: &CustomerMessage) -> RenderedMessage {
     let mut html = annotations_html(message);
@@ -97,7 +102,7 @@ fn annotations_html(message: &CustomerMessage) -> String {
 }
 
 /// Escaped text with line breaks kept.
-fn text_html(text: &str) -> String {
+pub(super) fn text_html(text: &str) -> String {
     if text.is_empty() {
         return String::new();
     }
@@ -107,7 +112,7 @@ fn text_html(text: &str) -> String {
     )
 }
 
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -122,6 +122,60 @@ impl ChannelConnector for GetchatChannel {
     async fn fetch_media(&self, media: &MediaRef) -> Result<MediaFile, ConnectorError> {
         self.client.fetch_media(media).await
     }
+
+    // PENDING(helper): the outbound side replaces these placeholders.
+    async fn send(
+        &self,
+        _to: &crate::domain::Recipient,
+        _body: &crate::domain::OutboundBody,
+    ) -> Result<crate::connectors::SentMessage, ConnectorError> {
+        Err(pending())
+    }
+
+    async fn find_sent(
+        &self,
+        _to: &crate::domain::Recipient,
+        _since: chrono::DateTime<chrono::Utc>,
+        _body: &crate::domain::OutboundBody,
+    ) -> Result<Option<crate::domain::ExternalId>, ConnectorError> {
+        Err(pending())
+    }
+
+    async fn resolve(
+        &self,
+        _conversation: &crate::domain::ConversationKey,
+    ) -> Result<(), ConnectorError> {
+        Err(pending())
+    }
+
+    async fn poll(
+        &self,
+        _since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::connectors::PollBatch, ConnectorError> {
+        Err(pending())
+    }
+
+    async fn acknowledge(
+        &self,
+        _batch: &crate::connectors::PollBatch,
+    ) -> Result<(), ConnectorError> {
+        Err(pending())
+    }
+
+    async fn register_webhooks(
+        &self,
+        _url: &str,
+    ) -> Result<crate::connectors::Registration, ConnectorError> {
+        Ok(crate::connectors::Registration::NotSupported)
+    }
+}
+
+fn pending() -> ConnectorError {
+    ConnectorError::Permanent {
+        vendor: VENDOR,
+        status: None,
+        message: "not available yet".into(),
+    }
 }
 
 /// `https://host[/prefix]` → `https://host[/prefix]/api/v1/`; a base already ending in `/api/v1`

@@ -262,6 +262,8 @@ impl TicketConnector for InbentaClient {
                 kind: reply.kind,
                 creator: reply.creator,
                 message_html: reply.message_html,
+                attachments: Vec::new(),
+                created_at: None,
             })
             .collect();
         if parsed.len() != listed {
@@ -306,6 +308,44 @@ impl TicketConnector for InbentaClient {
 
     fn max_attachment_bytes(&self) -> usize {
         MAX_ATTACHMENT_BYTES
+    }
+
+    // PENDING(helper): replaced by the real implementations.
+    async fn fetch_attachment(
+        &self,
+        _attachment: &crate::connectors::TicketAttachment,
+    ) -> Result<MediaFile, ConnectorError> {
+        Err(pending())
+    }
+
+    fn parse_webhook(
+        &self,
+        _body: &[u8],
+    ) -> Result<Vec<crate::connectors::HelpdeskEvent>, crate::connectors::WebhookError> {
+        Ok(Vec::new())
+    }
+
+    async fn register_webhook(
+        &self,
+        _url: &str,
+        _secret: &SecretString,
+    ) -> Result<crate::connectors::Registration, ConnectorError> {
+        Err(pending())
+    }
+
+    async fn updated_tickets(
+        &self,
+        _since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::connectors::TicketSummary>, ConnectorError> {
+        Err(pending())
+    }
+}
+
+fn pending() -> ConnectorError {
+    ConnectorError::Permanent {
+        vendor: VENDOR,
+        status: None,
+        message: "not available yet".into(),
     }
 }
 

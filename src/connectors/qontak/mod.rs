@@ -1,0 +1,1 @@
+//! Qontak Omnichannel (seed 003): rooms as conversations, OAuth tokens that rotate.

@@ -1,0 +1,1 @@
+//! A faithful simulation of the Qontak Omnichannel open API.

@@ -1,0 +1,171 @@
+//! Messages the bridge sent to customers: one row per part (an answer with text and two files is
+//! three parts), keyed by what it delivers, so a retry or a crash never sends a part twice and a
+//! delivery status finds its message.
+
+use super::{Store, StoreError, Tx, now_ms, on_db, on_tx};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct OutboundMessage {
+    pub id: i64,
+    pub channel: String,
+    pub conversation_key: String,
+    pub link_id: Option<i64>,
+    /// What the message delivers, e.g. `reply:<helpdesk reply id>`.
+    pub source: String,
+    pub part: i32,
+    /// text | media | template
+    pub kind: String,
+    pub remote_id: Option<String>,
+    pub alt_remote_id: Option<String>,
+    /// sent | delivered | read | failed | window_closed
+    pub status: String,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A part that was just sent (or given up on).
+#[derive(Debug, Clone)]
+pub struct NewOutbound<'a> {
+    pub channel: &'a str,
+    pub conversation_key: &'a str,
+    pub link_id: Option<i64>,
+    pub source: &'a str,
+    pub part: i32,
+    pub kind: &'a str,
+    pub remote_id: Option<&'a str>,
+    pub alt_remote_id: Option<&'a str>,
+    pub status: &'a str,
+    pub error: Option<&'a str>,
+    pub event_id: i64,
+}
+
+const OUTBOUND_COLUMNS: &str = "id, channel, conversation_key, link_id, source, part, kind, \
+    remote_id, alt_remote_id, status, error, created_at, updated_at";
+
+/// Later statuses never overwrite further-along ones (a `delivered` arriving after `read`).
+fn status_rank(status: &str) -> i32 {
+    match status {
+        "failed" | "window_closed" => 4,
+        "read" | "played" => 3,
+        "delivered" => 2,
+        "sent" => 1,
+        _ => 0,
+    }
+}
+
+impl Store {
+    /// Parts already recorded for a source (what a retry must not send again).
+    pub async fn outbound_parts(&self, source: &str) -> Result<Vec<OutboundMessage>, StoreError> {
+        let query = format!(
+            "SELECT {OUTBOUND_COLUMNS} FROM outbound_messages WHERE source = $1 ORDER BY part"
+        );
+        let rows = on_db!(self, pool => sqlx::query_as::<_, OutboundMessage>(sqlx::AssertSqlSafe(query))
+            .bind(source)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows)
+    }
+
+    /// The message the bridge sent with this channel id (either of its ids), if any.
+    pub async fn outbound_by_remote_id(
+        &self,
+        channel: &str,
+        remote_id: &str,
+    ) -> Result<Option<OutboundMessage>, StoreError> {
+        let query = format!(
+            "SELECT {OUTBOUND_COLUMNS} FROM outbound_messages \
+             WHERE channel = $1 AND (remote_id = $2 OR alt_remote_id = $2) LIMIT 1"
+        );
+        let row = on_db!(self, pool => sqlx::query_as::<_, OutboundMessage>(sqlx::AssertSqlSafe(query))
+            .bind(channel)
+            .bind(remote_id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row)
+    }
+
+    /// Messages sent into a conversation, newest first.
+    pub async fn list_outbound(
+        &self,
+        channel: Option<&str>,
+        conversation_key: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<OutboundMessage>, StoreError> {
+        let query = format!(
+            "SELECT {OUTBOUND_COLUMNS} FROM outbound_messages \
+             WHERE ($1 IS NULL OR channel = $1) AND ($2 IS NULL OR conversation_key = $2) \
+             ORDER BY id DESC LIMIT $3"
+        );
+        let rows = on_db!(self, pool => sqlx::query_as::<_, OutboundMessage>(sqlx::AssertSqlSafe(query))
+            .bind(channel)
+            .bind(conversation_key)
+            .bind(if limit > 0 { limit } else { 1000 })
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows)
+    }
+
+    pub async fn insert_outbound_in_tx(
+        tx: &mut Tx,
+        message: &NewOutbound<'_>,
+    ) -> Result<(), StoreError> {
+        let query = "INSERT INTO outbound_messages (channel, conversation_key, link_id, source, part, \
+            kind, remote_id, alt_remote_id, status, error, event_id, created_at, updated_at) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+            ON CONFLICT (source, part) DO NOTHING";
+        on_tx!(tx, conn => sqlx::query(query)
+            .bind(message.channel)
+            .bind(message.conversation_key)
+            .bind(message.link_id)
+            .bind(message.source)
+            .bind(message.part)
+            .bind(message.kind)
+            .bind(message.remote_id)
+            .bind(message.alt_remote_id)
+            .bind(message.status)
+            .bind(message.error)
+            .bind(message.event_id)
+            .bind(now_ms())
+            .execute(conn).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Apply a delivery status to the matching outbound message. Returns the message when the
+    /// status moved it forward (so the caller acts on a `failed` only once).
+    pub async fn apply_outbound_status_in_tx(
+        tx: &mut Tx,
+        id: i64,
+        current: &str,
+        status: &str,
+        error: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        if status_rank(status) <= status_rank(current) {
+            return Ok(false);
+        }
+        let query = "UPDATE outbound_messages SET status = $1, error = COALESCE($2, error), \
+            updated_at = $3 WHERE id = $4 AND status = $5";
+        let changed = on_tx!(tx, conn => sqlx::query(query)
+            .bind(status)
+            .bind(error)
+            .bind(now_ms())
+            .bind(id)
+            .bind(current)
+            .execute(conn).await.map(|r| r.rows_affected()))?;
+        Ok(changed > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status_rank;
+
+    #[test]
+    fn statuses_only_move_forward() {
+        assert!(status_rank("delivered") > status_rank("sent"));
+        assert!(status_rank("read") > status_rank("delivered"));
+        assert!(status_rank("failed") > status_rank("read"));
+        assert_eq!(status_rank("something new"), 0);
+    }
+}
