@@ -36,6 +36,15 @@ pub enum Command {
         #[command(subcommand)]
         command: MappingsCommand,
     },
+    /// Fetch what happened since a time (missed while the bridge was not running) from every
+    /// channel and the helpdesk; the running bridge then processes it.
+    Backfill {
+        /// An RFC 3339 time, a date (2026-11-20) or a duration back from now (2d, 36h).
+        #[arg(long)]
+        since: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Dead letters.
     Jobs {
         #[command(subcommand)]
@@ -129,6 +138,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let settings = load_settings(&config)?;
             explain(&settings, &channel, &event)
         }
+        Command::Backfill { since, config } => {
+            let settings = load_settings(&config)?;
+            let since = crate::backfill::parse_since(&since, chrono::Utc::now())?;
+            crate::backfill::run(settings, since).await
+        }
         Command::Jobs {
             command: JobsCommand::Failed(args),
         } => {
@@ -138,15 +152,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let dead = store.dead_letters(1000).await?;
             if dead.is_empty() {
                 println!("No dead letters.");
-            }
-            for d in dead {
+            } else {
                 println!(
-                    "{:>6}  {:<12} {:<16} {:<18} attempts={} error={}",
+                    "{:>6}  {:<12} {:<20} {:<18} {:>8}  {:>8}  LAST ERROR",
+                    "ID", "CHANNEL", "CONVERSATION", "KIND", "ATTEMPTS", "AGE"
+                );
+            }
+            let now = crate::store::now_ms();
+            for d in dead {
+                let age = std::time::Duration::from_secs(
+                    u64::try_from((now - d.received_at) / 1000).unwrap_or(0),
+                );
+                println!(
+                    "{:>6}  {:<12} {:<20} {:<18} {:>8}  {:>8}  {}",
                     d.id,
                     d.channel,
                     d.conversation,
                     d.kind,
                     d.attempts,
+                    humantime::format_duration(age)
+                        .to_string()
+                        .split(' ')
+                        .take(2)
+                        .collect::<Vec<_>>()
+                        .join(" "),
                     d.last_error.unwrap_or_default()
                 );
             }
@@ -180,7 +209,10 @@ fn explain(settings: &Settings, channel: &str, event: &std::path::Path) -> anyho
     use crate::domain::{ChannelId, EventKind};
     use std::fmt::Write;
     crate::startup::install_crypto_provider();
-    let registry = crate::startup::build_registry(settings)?;
+    let registry = crate::startup::build_registry(
+        settings,
+        std::sync::Arc::new(crate::startup::NoCredentials),
+    )?;
     let connector = registry
         .channel(&ChannelId::new(channel))
         .with_context(|| format!("no enabled channel {channel:?} in the configuration"))?;

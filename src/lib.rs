@@ -1,6 +1,7 @@
 //! omnibridge: keeps WhatsApp conversations (get.chat, Qontak) in sync with Inbenta Messenger
 //! tickets. See README.md for the big picture and `startup.rs` for how the parts fit together.
 
+pub mod backfill;
 pub mod cli;
 pub mod config;
 pub mod connectors;

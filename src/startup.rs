@@ -4,13 +4,16 @@
 use crate::config::{ChannelKind, Settings};
 use crate::connectors::getchat::GetchatChannel;
 use crate::connectors::inbenta::InbentaClient;
-use crate::connectors::{ChannelConnector, Registry, TicketConnector};
+use crate::connectors::{
+    ChannelConnector, ConnectorError, CredentialStore, Registry, TicketConnector,
+};
 use crate::http::{AppState, router};
 use crate::jobs::{DrainHandler, DrainQueue};
 use crate::mapping::LiveRules;
 use crate::store::{ConnectOptions, Store};
 use crate::sync::{Engine, EngineSettings, RetryPolicy};
 use anyhow::Context;
+use secrecy::SecretString;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -77,8 +80,50 @@ pub async fn redrive(
     Ok(crate::sync::redrive(store, &queue, event_id).await?)
 }
 
+/// Rotated vendor credentials kept in the database.
+pub struct StoredCredentials(pub Store);
+
+#[async_trait::async_trait]
+impl CredentialStore for StoredCredentials {
+    async fn load(&self, key: &str) -> Result<Option<SecretString>, ConnectorError> {
+        self.0.load_credential(key).await.map_err(credential_error)
+    }
+
+    async fn save(&self, key: &str, value: &SecretString) -> Result<(), ConnectorError> {
+        self.0
+            .save_credential(key, value)
+            .await
+            .map_err(credential_error)
+    }
+}
+
+fn credential_error(err: crate::store::StoreError) -> ConnectorError {
+    ConnectorError::Transient {
+        vendor: "omnibridge",
+        message: format!("credential store: {err}"),
+    }
+}
+
+/// For commands that never call a vendor (`mappings explain`): nothing is stored.
+pub struct NoCredentials;
+
+#[async_trait::async_trait]
+impl CredentialStore for NoCredentials {
+    async fn load(&self, _key: &str) -> Result<Option<SecretString>, ConnectorError> {
+        Ok(None)
+    }
+
+    async fn save(&self, _key: &str, _value: &SecretString) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+}
+
 /// Build one connector per enabled channel, plus the helpdesk client.
-pub fn build_registry(settings: &Settings) -> anyhow::Result<Registry> {
+pub fn build_registry(
+    settings: &Settings,
+    credentials: Arc<dyn CredentialStore>,
+) -> anyhow::Result<Registry> {
+    let _ = &credentials;
     let mut channels: Vec<Arc<dyn ChannelConnector>> = Vec::new();
     for channel in settings.channels.iter().filter(|c| c.enabled) {
         match channel.kind {
@@ -98,34 +143,54 @@ pub fn build_registry(settings: &Settings) -> anyhow::Result<Registry> {
     Ok(Registry::new(channels, tickets))
 }
 
+/// The engine without workers or server (one-shot commands such as `backfill`). Cancel the
+/// returned token when done.
+pub async fn build_engine(settings: &Settings) -> anyhow::Result<(Engine, CancellationToken)> {
+    install_crypto_provider();
+    let shutdown = CancellationToken::new();
+    let (engine, _) = engine_for(settings, shutdown.clone()).await?;
+    Ok((engine, shutdown))
+}
+
+/// Store, connectors, rules, queue and engine, as configured.
+async fn engine_for(
+    settings: &Settings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(Engine, Arc<LiveRules>)> {
+    let store = connect_and_migrate(settings).await?;
+    let registry = build_registry(settings, Arc::new(StoredCredentials(store.clone())))?;
+    let channel_ids: Vec<String> = settings.channels.iter().map(|c| c.id.clone()).collect();
+    let rules = if settings.mappings.dir.is_dir() {
+        crate::mapping::load_dir(&settings.mappings.dir, &channel_ids)
+            .map_err(|errors| anyhow::anyhow!("{errors}"))
+            .with_context(|| format!("mapping rules in {}", settings.mappings.dir.display()))?
+    } else {
+        tracing::warn!(dir = %settings.mappings.dir.display(), "Mapping directory not found; every conversation uses the built-in default route.");
+        crate::mapping::RuleSet::empty()
+    };
+    let rules = Arc::new(LiveRules::new(rules));
+    let queue = DrainQueue::setup(&store, &queue_name(settings))
+        .await
+        .context("setting up the job queue")?;
+    let engine = Engine::new(
+        store,
+        registry,
+        rules.clone(),
+        queue,
+        engine_settings(settings),
+        shutdown,
+    );
+    Ok((engine, rules))
+}
+
 impl Application {
     pub async fn build(settings: Settings, mode: Mode) -> anyhow::Result<Self> {
         install_crypto_provider();
         let metrics = crate::metrics::handle();
         let shutdown = CancellationToken::new();
-        let store = connect_and_migrate(&settings).await?;
-        let registry = build_registry(&settings)?;
+        let (engine, rules) = engine_for(&settings, shutdown.clone()).await?;
         let channel_ids: Vec<String> = settings.channels.iter().map(|c| c.id.clone()).collect();
-        let rules = if settings.mappings.dir.is_dir() {
-            crate::mapping::load_dir(&settings.mappings.dir, &channel_ids)
-                .map_err(|errors| anyhow::anyhow!("{errors}"))
-                .with_context(|| format!("mapping rules in {}", settings.mappings.dir.display()))?
-        } else {
-            tracing::warn!(dir = %settings.mappings.dir.display(), "Mapping directory not found; every conversation uses the built-in default route.");
-            crate::mapping::RuleSet::empty()
-        };
-        let rules = Arc::new(LiveRules::new(rules));
-        let queue = DrainQueue::setup(&store, &queue_name(&settings))
-            .await
-            .context("setting up the job queue")?;
-        let engine = Engine::new(
-            store,
-            registry,
-            rules.clone(),
-            queue.clone(),
-            engine_settings(&settings),
-            shutdown.clone(),
-        );
+        let queue = engine.queue().clone();
         let mut tasks = Vec::new();
         tasks.push(rules.clone().watch(
             settings.mappings.dir.clone(),
@@ -134,6 +199,7 @@ impl Application {
             shutdown.clone(),
         ));
         tasks.push(engine.spawn_sweeper());
+        tasks.push(engine.spawn_reconciler());
         let handler: Arc<dyn DrainHandler> = Arc::new(engine.clone());
         let worker_cancel = shutdown.clone();
         let concurrency = settings.worker.concurrency;
@@ -162,6 +228,11 @@ impl Application {
                         .await
                 });
                 tracing::info!(listen = %settings.server.listen, port, "HTTP server listening.");
+                // Vendors verify the URL while we register it, so the server must listen first.
+                tasks.push(tokio::spawn(register_webhooks(
+                    engine.clone(),
+                    settings.clone(),
+                )));
                 (Some(port), Some(server))
             }
         };
@@ -205,6 +276,67 @@ impl Application {
         tracing::info!("Stopped.");
         Ok(())
     }
+}
+
+/// Register the bridge's webhooks with the vendors that have a registration endpoint, when
+/// `server.public_url` is set. A failure is a warning: reconciliation polling takes over.
+async fn register_webhooks(engine: Engine, settings: Settings) {
+    let Some(public_url) = settings.server.public_url.clone() else {
+        tracing::info!(
+            "server.public_url is not set: webhooks are not registered with the vendors; reconciliation polling keeps things in sync."
+        );
+        return;
+    };
+    let base = public_url.as_str().trim_end_matches('/').to_owned();
+    match &settings.inbenta.webhook_secret {
+        Some(secret) => {
+            let url = format!("{base}/webhooks/inbenta");
+            match engine
+                .registry()
+                .tickets()
+                .register_webhook(&url, secret)
+                .await
+            {
+                Ok(outcome) => {
+                    tracing::info!(url = %url, outcome = ?outcome, "Helpdesk webhook registration checked.")
+                }
+                Err(err) => {
+                    tracing::warn!(url = %url, error = %err, "Could not register the helpdesk webhook; agent answers arrive by polling (worker.reconcile_interval) instead.")
+                }
+            }
+        }
+        None => tracing::warn!(
+            "inbenta.webhook_secret is not set: the helpdesk webhook is not registered; agent answers arrive by polling."
+        ),
+    }
+    for channel in settings.channels.iter().filter(|c| c.enabled) {
+        let Some(connector) = engine
+            .registry()
+            .channel(&crate::domain::ChannelId::new(&channel.id))
+            .cloned()
+        else {
+            continue;
+        };
+        let mut url = format!("{base}/webhooks/{}/{}", channel.kind.as_str(), channel.id);
+        if let Some(secret) = &channel.webhook_secret {
+            use secrecy::ExposeSecret;
+            url.push_str("?auth=");
+            url.push_str(&url_encode(secret.expose_secret()));
+        }
+        match connector.register_webhooks(&url).await {
+            Ok(crate::connectors::Registration::NotSupported) => {}
+            Ok(outcome) => {
+                tracing::info!(channel = %channel.id, outcome = ?outcome, "Channel webhook registration checked.")
+            }
+            Err(err) => {
+                tracing::warn!(channel = %channel.id, error = %err, "Could not register the channel's webhooks; polling (worker.reconcile_interval) takes over.")
+            }
+        }
+    }
+}
+
+fn url_encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 fn engine_settings(settings: &Settings) -> EngineSettings {

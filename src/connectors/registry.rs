@@ -27,6 +27,13 @@ impl Registry {
         self.channels.get(id)
     }
 
+    /// Every channel, in a stable order (by id).
+    pub fn channels(&self) -> Vec<Arc<dyn ChannelConnector>> {
+        let mut all: Vec<_> = self.channels.values().cloned().collect();
+        all.sort_by(|a, b| a.channel_id().cmp(b.channel_id()));
+        all
+    }
+
     pub fn tickets(&self) -> &Arc<dyn TicketConnector> {
         &self.tickets
     }

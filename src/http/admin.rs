@@ -3,7 +3,7 @@
 use super::AppState;
 use super::auth::secret_matches;
 use crate::error::ApiError;
-use crate::store::{DeadLetter, Link, LinkFilter};
+use crate::store::{DeadLetter, Link, LinkFilter, OutboundMessage};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -53,6 +53,27 @@ pub(super) async fn list_links(
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(links))
+}
+
+/// `GET /api/v1/messages?channel=&conversation=`: messages the bridge sent to customers, with
+/// their latest delivery status, newest first.
+pub(super) async fn list_messages(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<LinksQuery>,
+) -> Result<Json<Vec<OutboundMessage>>, ApiError> {
+    require_admin(&state, &headers)?;
+    let messages = state
+        .engine
+        .store()
+        .list_outbound(
+            query.channel.as_deref().filter(|c| !c.is_empty()),
+            query.conversation.as_deref().filter(|c| !c.is_empty()),
+            query.limit.unwrap_or(1000).clamp(1, 10_000),
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(messages))
 }
 
 #[derive(Deserialize)]

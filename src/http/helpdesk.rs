@@ -66,11 +66,11 @@ async fn handle(
 ) -> Result<HelpdeskIngestOutcome, ApiError> {
     // Deliveries only name ids (the bridge reads the ticket itself), so a delivery without a
     // signature is accepted; a wrong one is not.
-    if let Some(signature) = headers.get(SIGNATURE) {
-        if !secret_matches(state.helpdesk_secret.as_ref(), signature.to_str().ok()) {
-            tracing::warn!("Helpdesk webhook refused: wrong X-Hook-Signature.");
-            return Err(ApiError::Unauthorized("wrong X-Hook-Signature".into()));
-        }
+    if let Some(signature) = headers.get(SIGNATURE)
+        && !secret_matches(state.helpdesk_secret.as_ref(), signature.to_str().ok())
+    {
+        tracing::warn!("Helpdesk webhook refused: wrong X-Hook-Signature.");
+        return Err(ApiError::Unauthorized("wrong X-Hook-Signature".into()));
     }
     let tickets = state.engine.registry().tickets();
     let events = tickets.parse_webhook(body).map_err(|err| {

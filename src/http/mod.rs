@@ -70,6 +70,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             get(helpdesk::verify).post(helpdesk::receive),
         )
         .route("/api/v1/links", get(admin::list_links))
+        .route("/api/v1/messages", get(admin::list_messages))
         .route("/api/v1/jobs", get(admin::list_jobs))
         .route("/api/v1/jobs/{id}/retry", post(admin::retry_job))
         .route("/healthz", get(health::healthz))

@@ -8,6 +8,7 @@ mod drain;
 mod effects;
 mod ingest;
 mod message;
+mod reconcile;
 mod render;
 mod retry;
 mod sweeper;
@@ -16,6 +17,7 @@ pub(crate) mod whatsapp_text;
 pub use drain::DrainReport;
 pub use effects::ChannelPolicy;
 pub use ingest::{HelpdeskIngestOutcome, IngestError};
+pub use reconcile::{HELPDESK_CURSOR, ReconcileError, SourceReport, channel_cursor};
 pub use retry::RetryPolicy;
 
 use crate::connectors::Registry;

@@ -74,6 +74,10 @@ pub struct AppOptions {
     pub max_attempts: u32,
     pub mappings: Option<&'static str>,
     pub concurrency: usize,
+    pub reconcile_interval: &'static str,
+    /// `fallback_template` of channel `sales`, as a TOML inline table.
+    pub fallback_template: Option<&'static str>,
+    pub sync_resolution: bool,
 }
 
 impl Default for AppOptions {
@@ -84,6 +88,9 @@ impl Default for AppOptions {
             max_attempts: 6,
             mappings: None,
             concurrency: 8,
+            reconcile_interval: "1h",
+            fallback_template: None,
+            sync_resolution: false,
         }
     }
 }
@@ -96,6 +103,8 @@ pub struct TestEnv {
     database_url: String,
     pg_schema: Option<String>,
     mappings_dir: PathBuf,
+    /// The port the app listens on (kept across restarts: it is the public URL vendors call).
+    port: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -136,12 +145,22 @@ impl TestEnv {
             database_url,
             pg_schema,
             mappings_dir,
+            port: free_port(),
             _dir: dir,
         }
     }
 
+    /// The bridge's public address (what vendors are told to call).
+    pub fn public_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
     pub fn settings(&self) -> Settings {
-        config::load_from_str(&self.settings_toml("127.0.0.1:0"), "test.toml", &[])
+        config::load_from_str(
+            &self.settings_toml(&format!("127.0.0.1:{}", self.port)),
+            "test.toml",
+            &[],
+        )
             .expect("test settings are valid")
     }
 
@@ -161,6 +180,7 @@ impl TestEnv {
             r#"
 [server]
 listen = "{listen}"
+public_url = "{public_url}"
 admin_token = "{ADMIN_TOKEN}"
 
 [database]
@@ -174,6 +194,7 @@ lease_ttl = "5s"
 max_attempts = {max_attempts}
 retry_delays = {retry_delays}
 sweep_interval = "200ms"
+reconcile_interval = "{reconcile_interval}"
 
 [mappings]
 dir = "{mappings}"
@@ -193,7 +214,16 @@ base_url = "{getchat}"
 token = "{getchat_token}"
 webhook_secret = "{WEBHOOK_SECRET}"
 timeout = "5s"
+sync_resolution = {sync_resolution}
+{fallback_template}
 "#,
+            public_url = self.public_url(),
+            reconcile_interval = o.reconcile_interval,
+            sync_resolution = o.sync_resolution,
+            fallback_template = o
+                .fallback_template
+                .map(|t| format!("fallback_template = {t}"))
+                .unwrap_or_default(),
             db = self.database_url,
             schema = self
                 .pg_schema
@@ -228,6 +258,14 @@ timeout = "5s"
             running,
         }
     }
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// A fresh environment and a running app.
