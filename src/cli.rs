@@ -45,6 +45,19 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// The whole bridge against simulated get.chat, Qontak and Inbenta on loopback, with a
+    /// scripted walk-through.
+    Sandbox {
+        /// The bridge's port (0: any free port).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Keep the temporary database and configuration after exit.
+        #[arg(long)]
+        keep: bool,
+        /// Run the walk-through and exit: 0 only if every step succeeded.
+        #[arg(long)]
+        exit: bool,
+    },
     /// Dead letters.
     Jobs {
         #[command(subcommand)]
@@ -137,6 +150,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         } => {
             let settings = load_settings(&config)?;
             explain(&settings, &channel, &event)
+        }
+        Command::Sandbox { port, keep, exit } => {
+            crate::sandbox::run(crate::sandbox::SandboxOptions { port, keep, exit }).await
         }
         Command::Backfill { since, config } => {
             let settings = load_settings(&config)?;

@@ -4,7 +4,11 @@ use omnibridge::cli::{self, Cli};
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    omnibridge::telemetry::init(cli.log_format);
+    let filter = match cli.command {
+        cli::Command::Sandbox { .. } => omnibridge::telemetry::QUIET_FILTER,
+        _ => omnibridge::telemetry::DEFAULT_FILTER,
+    };
+    omnibridge::telemetry::init_with(cli.log_format, filter);
     match cli::run(cli).await {
         Ok(code) => std::process::exit(code),
         Err(err) => {

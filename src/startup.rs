@@ -185,6 +185,15 @@ async fn engine_for(
 
 impl Application {
     pub async fn build(settings: Settings, mode: Mode) -> anyhow::Result<Self> {
+        Self::build_with_routes(settings, mode, None).await
+    }
+
+    /// `build`, with extra HTTP routes merged in (the sandbox's control routes).
+    pub async fn build_with_routes(
+        settings: Settings,
+        mode: Mode,
+        extra_routes: Option<axum::Router>,
+    ) -> anyhow::Result<Self> {
         install_crypto_provider();
         let metrics = crate::metrics::handle();
         let shutdown = CancellationToken::new();
@@ -217,10 +226,13 @@ impl Application {
                         format!("binding server.listen = {}", settings.server.listen)
                     })?;
                 let port = listener.local_addr()?.port();
-                let app = router(
+                let mut app = router(
                     AppState::new(engine.clone(), &settings, metrics),
                     settings.server.max_body_bytes,
                 );
+                if let Some(extra) = extra_routes {
+                    app = app.merge(extra);
+                }
                 let stop = shutdown.clone();
                 let server = tokio::spawn(async move {
                     axum::serve(listener, app)

@@ -161,7 +161,7 @@ impl TestEnv {
             "test.toml",
             &[],
         )
-            .expect("test settings are valid")
+        .expect("test settings are valid")
     }
 
     /// The settings as a TOML file, for running the real binary.
