@@ -4,9 +4,11 @@
 mod helpers;
 
 mod admin;
+mod answers;
 mod cli;
 mod crash;
 mod ingest;
 mod media;
+mod reconcile;
 mod resilience;
 mod sync;
