@@ -1,11 +1,18 @@
 //! [`GetchatChannel`]: one configured get.chat channel as a [`ChannelConnector`].
 
-use super::client::{GetchatClient, Login, SentMessage, UploadedMedia, VENDOR};
-use super::webhook;
+use super::client::{GetchatClient, Login, VENDOR};
+use super::{catchup, outbound, webhook};
 use crate::config::{ChannelConfig, ChannelKind};
-use crate::connectors::{ChannelConnector, ConnectorError, WebhookError};
-use crate::domain::{ChannelId, InboundEvent, MediaFile, MediaRef};
+use crate::connectors::{
+    ChannelConnector, ConnectorError, PollBatch, Registration, SentMessage, WebhookError,
+};
+use crate::domain::{
+    ChannelId, ConversationKey, ExternalId, InboundEvent, MediaFile, MediaRef, OutboundBody,
+    Recipient,
+};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::json;
 use url::Url;
 
 /// Why a get.chat channel could not be built from its settings.
@@ -27,8 +34,8 @@ pub enum GetchatBuildError {
     },
 }
 
-/// A get.chat WhatsApp inbox: parses its WABA webhooks and downloads the files they announce.
-/// It can also send messages and upload files (used by the reply path).
+/// A get.chat WhatsApp inbox: parses its WABA webhooks, downloads the files they announce, sends
+/// messages (uploading files first), resolves chats and polls `GET messages/` to catch up.
 pub struct GetchatChannel {
     id: ChannelId,
     client: GetchatClient,
@@ -88,21 +95,6 @@ impl GetchatChannel {
     pub fn api_base(&self) -> &Url {
         self.client.api_base()
     }
-
-    /// `POST messages/` with a WhatsApp-style body (`wa_id`, `type`, type object). A closed
-    /// 24-hour window is `ConnectorError::Permanent { status: Some(453), .. }`, see
-    /// [`is_window_closed`](super::is_window_closed).
-    pub async fn send_message(
-        &self,
-        body: &serde_json::Value,
-    ) -> Result<SentMessage, ConnectorError> {
-        self.client.send_message(body).await
-    }
-
-    /// `POST media/` (multipart field `file_encoded`); the answer's `file` is the link to send.
-    pub async fn upload_media(&self, file: &MediaFile) -> Result<UploadedMedia, ConnectorError> {
-        self.client.upload_media(file).await
-    }
 }
 
 #[async_trait]
@@ -123,58 +115,45 @@ impl ChannelConnector for GetchatChannel {
         self.client.fetch_media(media).await
     }
 
-    // PENDING(helper): the outbound side replaces these placeholders.
     async fn send(
         &self,
-        _to: &crate::domain::Recipient,
-        _body: &crate::domain::OutboundBody,
-    ) -> Result<crate::connectors::SentMessage, ConnectorError> {
-        Err(pending())
+        to: &Recipient,
+        body: &OutboundBody,
+    ) -> Result<SentMessage, ConnectorError> {
+        outbound::send(&self.client, to, body).await
     }
 
     async fn find_sent(
         &self,
-        _to: &crate::domain::Recipient,
-        _since: chrono::DateTime<chrono::Utc>,
-        _body: &crate::domain::OutboundBody,
-    ) -> Result<Option<crate::domain::ExternalId>, ConnectorError> {
-        Err(pending())
+        to: &Recipient,
+        since: DateTime<Utc>,
+        body: &OutboundBody,
+    ) -> Result<Option<ExternalId>, ConnectorError> {
+        catchup::find_sent(&self.client, to, since, body).await
     }
 
-    async fn resolve(
-        &self,
-        _conversation: &crate::domain::ConversationKey,
-    ) -> Result<(), ConnectorError> {
-        Err(pending())
+    /// `PATCH chats/{wa_id}/resolve` `{"resolved": true}`.
+    async fn resolve(&self, conversation: &ConversationKey) -> Result<(), ConnectorError> {
+        let url = self
+            .client
+            .endpoint_of(&["chats", conversation.as_str(), "resolve"])?;
+        self.client
+            .send_json(reqwest::Method::PATCH, url, &json!({"resolved": true}))
+            .await
     }
 
-    async fn poll(
-        &self,
-        _since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<crate::connectors::PollBatch, ConnectorError> {
-        Err(pending())
+    async fn poll(&self, since: DateTime<Utc>) -> Result<PollBatch, ConnectorError> {
+        catchup::poll(&self.client, since).await
     }
 
-    async fn acknowledge(
-        &self,
-        _batch: &crate::connectors::PollBatch,
-    ) -> Result<(), ConnectorError> {
-        Err(pending())
+    async fn acknowledge(&self, batch: &PollBatch) -> Result<(), ConnectorError> {
+        catchup::acknowledge(&self.client, batch).await
     }
 
-    async fn register_webhooks(
-        &self,
-        _url: &str,
-    ) -> Result<crate::connectors::Registration, ConnectorError> {
-        Ok(crate::connectors::Registration::NotSupported)
-    }
-}
-
-fn pending() -> ConnectorError {
-    ConnectorError::Permanent {
-        vendor: VENDOR,
-        status: None,
-        message: "not available yet".into(),
+    /// get.chat's webhook registration endpoint is not documented (CONTRACTS §1.5): webhooks
+    /// are configured in the get.chat admin panel.
+    async fn register_webhooks(&self, _url: &str) -> Result<Registration, ConnectorError> {
+        Ok(Registration::NotSupported)
     }
 }
 

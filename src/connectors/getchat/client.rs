@@ -4,14 +4,13 @@
 //! or from `POST auth/token/` with the configured username and password; when a call answers 401
 //! and credentials are configured, the client logs in again once and repeats the call.
 
+use super::files::{choose_mime, media_filename, verify_checksum};
 use super::wire::{CreateMediaResponse, CreateMessageResponse, LoginRequest, LoginResponse};
 use crate::connectors::ConnectorError;
 use crate::domain::{MediaFile, MediaRef};
-use base64::Engine as _;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 use tokio::sync::Mutex;
 use url::Url;
@@ -23,34 +22,23 @@ pub(super) const MAX_MEDIA_BYTES: u64 = 100 * 1024 * 1024;
 
 /// The HTTP status get.chat answers `POST messages/` with when the customer's 24-hour window is
 /// closed and only a template may be sent.
-pub const WINDOW_CLOSED_STATUS: u16 = 453;
+pub(super) const WINDOW_CLOSED_STATUS: u16 = 453;
 
 /// get.chat's answer to `POST messages/`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SentMessage {
+pub(super) struct CreatedMessage {
     /// get.chat's id of the message (also `getchat_id` in later statuses).
-    pub id: String,
+    pub(super) id: String,
     /// get.chat's explanation, e.g. that the message is queued.
-    pub reason: Option<String>,
+    pub(super) reason: Option<String>,
 }
 
 /// get.chat's answer to `POST media/`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UploadedMedia {
+pub(super) struct UploadedMedia {
     /// Absolute URL of the file, to be used as `link` in a media message.
-    pub file: String,
-    pub id: String,
-}
-
-/// True when `error` is get.chat's "24-hour window closed" answer to a message.
-pub fn is_window_closed(error: &ConnectorError) -> bool {
-    matches!(
-        error,
-        ConnectorError::Permanent {
-            status: Some(WINDOW_CLOSED_STATUS),
-            ..
-        }
-    )
+    pub(super) file: String,
+    pub(super) id: String,
 }
 
 /// Username and password for `POST auth/token/`.
@@ -102,7 +90,8 @@ impl GetchatClient {
         &self.api_base
     }
 
-    fn endpoint(&self, path: &str) -> Result<Url, ConnectorError> {
+    /// `<api base><path>`; `path` is relative and keeps get.chat's trailing slash.
+    pub(super) fn endpoint(&self, path: &str) -> Result<Url, ConnectorError> {
         self.api_base
             .join(path)
             .map_err(|e| ConnectorError::Permanent {
@@ -197,11 +186,12 @@ impl GetchatClient {
             .map_err(|e| ConnectorError::from_transport(VENDOR, &e))
     }
 
-    /// `POST messages/` with a WhatsApp-style body (`wa_id`, `type`, type object).
+    /// `POST messages/` with a WhatsApp-style body (`wa_id`, `type`, type object). 200/201 (sent)
+    /// and 202 (stored, sent later) are success; 453 is [`ConnectorError::WindowClosed`].
     pub(super) async fn send_message(
         &self,
         body: &serde_json::Value,
-    ) -> Result<SentMessage, ConnectorError> {
+    ) -> Result<CreatedMessage, ConnectorError> {
         let url = self.endpoint("messages/")?;
         let response = self
             .send_authed(|http| {
@@ -212,20 +202,20 @@ impl GetchatClient {
             .await?;
         if response.status().as_u16() == WINDOW_CLOSED_STATUS {
             let detail = error_detail(response).await;
-            return Err(ConnectorError::Permanent {
+            return Err(ConnectorError::WindowClosed {
                 vendor: VENDOR,
-                status: Some(WINDOW_CLOSED_STATUS),
-                message: format!("24-hour window closed ({detail})"),
+                message: detail,
             });
         }
         let answer: CreateMessageResponse = read_json(check(response).await?).await?;
-        Ok(SentMessage {
+        Ok(CreatedMessage {
             id: answer.id,
             reason: answer.reason,
         })
     }
 
-    /// `POST media/`, multipart field `file_encoded`.
+    /// `POST media/`, multipart with the single field `file_encoded`. 413 is a permanent error
+    /// saying the file is too large.
     pub(super) async fn upload_media(
         &self,
         file: &MediaFile,
@@ -247,11 +237,71 @@ impl GetchatClient {
                     .multipart(form)
             })
             .await?;
+        if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            let detail = error_detail(response).await;
+            return Err(ConnectorError::Permanent {
+                vendor: VENDOR,
+                status: Some(StatusCode::PAYLOAD_TOO_LARGE.as_u16()),
+                message: format!(
+                    "file {:?} ({}) is too large for get.chat: {detail}",
+                    file.filename,
+                    human_size(file.bytes.len() as u64)
+                ),
+            });
+        }
         let answer: CreateMediaResponse = read_json(check(response).await?).await?;
         Ok(UploadedMedia {
             file: answer.file,
             id: answer.id,
         })
+    }
+
+    /// `GET <path>?<query>` → the JSON answer.
+    pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ConnectorError> {
+        let url = self.endpoint(path)?;
+        let response = self
+            .send_authed(|http| {
+                http.get(url.clone())
+                    .header(ACCEPT, "application/json")
+                    .query(query)
+            })
+            .await?;
+        read_json(check(response).await?).await
+    }
+
+    /// `<method> <url>` with a JSON body; the answer's body is not needed.
+    pub(super) async fn send_json(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+        body: &serde_json::Value,
+    ) -> Result<(), ConnectorError> {
+        let response = self
+            .send_authed(|http| {
+                http.request(method.clone(), url.clone())
+                    .header(ACCEPT, "application/json")
+                    .json(body)
+            })
+            .await?;
+        check(response).await.map(drop)
+    }
+
+    /// `<api base>/<segments…>` with each segment percent-encoded (`chats/{wa_id}/resolve`).
+    pub(super) fn endpoint_of(&self, segments: &[&str]) -> Result<Url, ConnectorError> {
+        let mut url = self.api_base.clone();
+        url.path_segments_mut()
+            .map_err(|()| ConnectorError::Permanent {
+                vendor: VENDOR,
+                status: None,
+                message: "the get.chat base URL cannot hold a path".into(),
+            })?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
     }
 
     /// `GET media/{id}` (or the announced link when it points at this instance), checked against
@@ -317,16 +367,7 @@ impl GetchatClient {
                 message: "the media has no id and its link is not on the get.chat instance".into(),
             });
         }
-        let mut url = self.endpoint("media/")?;
-        url.path_segments_mut()
-            .map_err(|()| ConnectorError::Permanent {
-                vendor: VENDOR,
-                status: None,
-                message: "the get.chat base URL cannot hold a path".into(),
-            })?
-            .pop_if_empty()
-            .push(id);
-        Ok(url)
+        self.endpoint_of(&["media", id])
     }
 }
 
@@ -396,115 +437,4 @@ async fn read_json<T: serde::de::DeserializeOwned>(
         .json()
         .await
         .map_err(|e| ConnectorError::from_transport(VENDOR, &e))
-}
-
-/// The announced checksum as 32 bytes: 64 hex digits or base64 (standard or URL-safe, padded or
-/// not). `None` when it is neither.
-pub(super) fn decode_checksum(text: &str) -> Option<[u8; 32]> {
-    let text = text.trim();
-    if text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
-        return hex::decode(text).ok()?.try_into().ok();
-    }
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-        .iter()
-        .find_map(|engine| engine.decode(text).ok())
-        .and_then(|bytes| bytes.try_into().ok())
-}
-
-fn verify_checksum(media: &MediaRef, bytes: &[u8]) -> Result<(), ConnectorError> {
-    let Some(announced) = media.sha256.as_deref().filter(|s| !s.trim().is_empty()) else {
-        return Ok(());
-    };
-    let Some(expected) = decode_checksum(announced) else {
-        tracing::warn!(media_id = %media.id, checksum = announced, "Announced media checksum is neither hex nor base64 SHA-256; not verified.");
-        return Ok(());
-    };
-    let actual: [u8; 32] = Sha256::digest(bytes).into();
-    if actual == expected {
-        return Ok(());
-    }
-    Err(ConnectorError::Transient {
-        vendor: VENDOR,
-        message: format!(
-            "media {} checksum did not match (expected {}, got {}); a re-download may fix it",
-            media.id,
-            hex::encode(expected),
-            hex::encode(actual)
-        ),
-    })
-}
-
-/// The answer's Content-Type unless it is missing or generic, then the announced type.
-fn choose_mime(content_type: Option<&str>, announced: Option<&str>) -> String {
-    let usable = |m: &&str| !m.trim().is_empty();
-    let specific = content_type
-        .filter(usable)
-        .filter(|m| !m.starts_with("application/octet-stream"));
-    specific
-        .or(announced.filter(usable))
-        .or(content_type.filter(usable))
-        .unwrap_or("application/octet-stream")
-        .trim()
-        .to_owned()
-}
-
-/// The document's own name (without any directory part), else `<kind>-<id>.<ext>`.
-pub(super) fn media_filename(media: &MediaRef, mime_type: &str) -> String {
-    let own = media
-        .filename
-        .as_deref()
-        .and_then(|name| name.rsplit(['/', '\\']).next())
-        .map(|name| name.chars().filter(|c| !c.is_control()).collect::<String>())
-        .filter(|name| !name.trim().is_empty() && name != "." && name != "..");
-    if let Some(name) = own {
-        return name;
-    }
-    let essence = mime_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let kind = match essence.split('/').next().unwrap_or("") {
-        "image" => "image",
-        "video" => "video",
-        "audio" => "audio",
-        _ => "document",
-    };
-    let id: String = media
-        .id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
-        .take(64)
-        .collect();
-    let id = if id.is_empty() { "file".to_owned() } else { id };
-    format!("{kind}-{id}.{}", extension_for(&essence))
-}
-
-fn extension_for(mime_essence: &str) -> &'static str {
-    match mime_essence {
-        "image/jpeg" | "image/jpg" => "jpg",
-        "image/png" => "png",
-        "image/webp" => "webp",
-        "image/gif" => "gif",
-        "video/mp4" => "mp4",
-        "video/3gpp" => "3gp",
-        "audio/ogg" | "audio/opus" => "ogg",
-        "audio/mpeg" | "audio/mp3" => "mp3",
-        "audio/mp4" | "audio/m4a" | "audio/x-m4a" => "m4a",
-        "audio/aac" => "aac",
-        "audio/amr" => "amr",
-        "application/pdf" => "pdf",
-        "text/plain" => "txt",
-        "text/csv" => "csv",
-        "application/msword" => "doc",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => "docx",
-        "application/vnd.ms-excel" => "xls",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
-        "application/vnd.ms-powerpoint" => "ppt",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation" => "pptx",
-        "application/zip" => "zip",
-        _ => "bin",
-    }
 }

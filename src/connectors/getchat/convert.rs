@@ -10,7 +10,10 @@ use crate::domain::{
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+
+mod inbox;
+
+pub(super) use inbox::{other_event, outgoing_message_event};
 
 /// Conversation key of events that belong to the channel, not to one chat (`user_availability`).
 pub(super) const CHANNEL_CONVERSATION: &str = "_channel";
@@ -116,6 +119,7 @@ fn message_type(message: &WaMessage) -> &str {
         ("reaction", message.reaction.is_some()),
         ("order", message.order.is_some()),
         ("system", message.system.is_some()),
+        ("template", message.template.is_some()),
     ];
     present
         .into_iter()
@@ -124,6 +128,7 @@ fn message_type(message: &WaMessage) -> &str {
         .unwrap_or("unknown")
 }
 
+/// The body of a WhatsApp message, customer's or business's.
 fn message_body(message: &WaMessage, value_errors: &[WaError]) -> MessageBody {
     let kind = message_type(message);
     let errors = match message.errors.as_deref() {
@@ -201,6 +206,12 @@ fn message_body(message: &WaMessage, value_errors: &[WaError]) -> MessageBody {
             Some(body) => rendered(format!("System notice: {body}")),
             None => unsupported(),
         },
+        // Only messages sent from the business side carry templates.
+        "template" | "hsm" => message
+            .template
+            .as_ref()
+            .map(|t| rendered(render::template(t)))
+            .unwrap_or_else(unsupported),
         "unsupported" => {
             let inner = message
                 .unsupported
@@ -250,7 +261,7 @@ fn media_body(
 }
 
 /// `…/api/v1/media/<id>?…` → `<id>`.
-fn media_id_from_link(link: &str) -> Option<String> {
+pub(super) fn media_id_from_link(link: &str) -> Option<String> {
     let (_, rest) = link.split_once("/media/")?;
     let id = rest.split(['?', '#', '/']).next()?;
     (!id.is_empty()).then(|| id.to_owned())
@@ -326,170 +337,6 @@ pub(super) fn message_object_sender(message: &GcMessage) -> SenderInfo {
             .and_then(|p| p.profile.as_ref())
             .and_then(|p| p.name.clone()),
         tags,
-    }
-}
-
-/// A message written in the get.chat inbox by one of its users.
-pub(super) fn outgoing_message_event(
-    raw: &Value,
-    message: &GcMessage,
-    now: DateTime<Utc>,
-) -> Result<InboundEvent, String> {
-    let id = non_empty(message.id.as_deref()).ok_or("outgoing message has no \"id\"")?;
-    let wa_id = message_object_wa_id(message)
-        .ok_or_else(|| format!("outgoing message {id} names no customer (customer_wa_id)"))?;
-    let timestamp = message
-        .waba_payload
-        .as_ref()
-        .and_then(|p| p.get("timestamp"))
-        .and_then(|t| serde_json::from_value::<NumberOrText>(t.clone()).ok());
-    Ok(InboundEvent {
-        dedupe_key: format!("outgoing:{id}"),
-        conversation: ConversationKey::new(wa_id),
-        occurred_at: timestamp_or(timestamp.as_ref(), now),
-        kind: EventKind::Other {
-            name: "outgoing_message".to_owned(),
-            payload: raw.clone(),
-        },
-    })
-}
-
-/// A get.chat inbox event (`chat_assignment`, `chat_tagging`, `message_tagging`, `chat_resolved`,
-/// `user_availability`) or a non-message Cloud API change, stored as received.
-pub(super) fn other_event(name: &str, object: &Value, now: DateTime<Utc>) -> InboundEvent {
-    let field = |key: &str| object.get(key).unwrap_or(&Value::Null);
-    let (conversation, identity): (Option<String>, Vec<String>) = match name {
-        "chat_assignment" => {
-            let wa_id = first_text(object, &["wa_id", "chat", "customer_wa_id"]);
-            let ids = vec![
-                wa_id.clone().unwrap_or_else(|| "-".into()),
-                identity_text(field("assigned_to_user_set")),
-                identity_text(field("assigned_group_set")),
-            ];
-            (wa_id, ids)
-        }
-        "chat_tagging" => {
-            let chat = field("chat");
-            let wa_id = chat
-                .as_str()
-                .map(str::to_owned)
-                .or_else(|| first_text(chat, &["wa_id"]))
-                .or_else(|| first_text(object, &["wa_id"]));
-            let ids = vec![
-                wa_id.clone().unwrap_or_else(|| "-".into()),
-                identity_text(field("tag")),
-                identity_text(field("action")),
-            ];
-            (wa_id, ids)
-        }
-        "message_tagging" => {
-            let message = field("message");
-            let wa_id = first_text(message, &["customer_wa_id"])
-                .or_else(|| first_text(object, &["wa_id", "customer_wa_id"]));
-            let ids = vec![
-                identity_text(message),
-                identity_text(field("tag")),
-                identity_text(field("action")),
-            ];
-            (wa_id, ids)
-        }
-        "chat_resolved" => {
-            let wa_id = first_text(object, &["wa_id", "chat"]);
-            let ids = vec![
-                wa_id.clone().unwrap_or_else(|| "-".into()),
-                identity_text(field("resolved")),
-            ];
-            (wa_id, ids)
-        }
-        "user_availability" => (
-            None,
-            vec![
-                identity_text(field("user")),
-                identity_text(field("is_available")),
-            ],
-        ),
-        _ => (None, Vec::new()),
-    };
-    let timestamp = object
-        .get("timestamp")
-        .and_then(|t| serde_json::from_value::<NumberOrText>(t.clone()).ok());
-    let mut key = std::iter::once(name.to_owned())
-        .chain(identity)
-        .collect::<Vec<_>>()
-        .join(":");
-    match &timestamp {
-        Some(ts) => key.push_str(&format!(":{}", ts.to_text())),
-        None => key.push_str(&format!(":sha256:{}", canonical_sha256(object))),
-    }
-    InboundEvent {
-        dedupe_key: key,
-        conversation: ConversationKey::new(
-            conversation.unwrap_or_else(|| CHANNEL_CONVERSATION.to_owned()),
-        ),
-        occurred_at: timestamp_or(timestamp.as_ref(), now),
-        kind: EventKind::Other {
-            name: name.to_owned(),
-            payload: object.clone(),
-        },
-    }
-}
-
-/// The first of `keys` that holds a non-empty string or a number.
-fn first_text(object: &Value, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|key| match object.get(key)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    })
-}
-
-/// A short identity for a key part: scalars as text, objects by `id` (else `name`), null as `-`.
-fn identity_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Object(_) => {
-            first_text(value, &["id", "name", "username"]).unwrap_or_else(|| "-".into())
-        }
-        Value::Null | Value::Array(_) => "-".into(),
-    }
-}
-
-/// SHA-256 (hex) of the JSON with object keys sorted, so equal objects give equal keys.
-pub(super) fn canonical_sha256(value: &Value) -> String {
-    let mut text = String::new();
-    write_canonical(value, &mut text);
-    hex::encode(Sha256::digest(text.as_bytes()))
-}
-
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[key], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::wire::{
     WaContactCard, WaContext, WaError, WaInteractive, WaLocation, WaOrder, WaReaction, WaReferral,
+    WaTemplate,
 };
 
 /// "131047: Re-engagement message (More than 24 hours have passed…)".
@@ -165,6 +166,25 @@ pub(super) fn order(order: &WaOrder) -> String {
     }
     if let Some(note) = non_empty(order.text.as_deref()) {
         text.push_str(&format!("\nNote: {note}"));
+    }
+    text
+}
+
+/// "Template message welcome (en): Ann, 12 May" — a template sent from the business side.
+pub(super) fn template(template: &WaTemplate) -> String {
+    let name = non_empty(template.name.as_deref()).unwrap_or("(unnamed)");
+    let mut text = format!("Template message {name}");
+    if let Some(code) = template
+        .language
+        .as_ref()
+        .and_then(|l| non_empty(l.code.as_deref()))
+    {
+        text.push_str(&format!(" ({code})"));
+    }
+    let parameters = template.body_parameters();
+    if !parameters.is_empty() {
+        text.push_str(": ");
+        text.push_str(&parameters.join(", "));
     }
     text
 }

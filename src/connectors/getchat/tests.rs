@@ -1,11 +1,13 @@
-//! The connector against wiremock: settings, auth, media download, sending and uploading.
+//! The connector against wiremock: settings, auth, media download and how answers are read.
+//! Sending and catching up run against the get.chat simulator (`tests/sending.rs`,
+//! `tests/catchup.rs`).
 
 use super::channel::api_base_url;
-use super::client::decode_checksum;
-use super::{GetchatBuildError, GetchatChannel, is_window_closed};
+use super::files::decode_checksum;
+use super::{GetchatBuildError, GetchatChannel};
 use crate::config::ChannelConfig;
 use crate::connectors::{ChannelConnector, ConnectorError};
-use crate::domain::{MediaFile, MediaRef};
+use crate::domain::{ConversationKey, MediaFile, MediaKind, MediaRef, OutboundBody, Recipient};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -306,20 +308,31 @@ async fn a_refused_static_token_is_an_auth_error_and_bad_credentials_too() {
     assert!(err.to_string().contains("Unable to log in"), "{err}");
 }
 
+fn recipient(wa_id: &str) -> Recipient {
+    Recipient {
+        conversation: ConversationKey::new(wa_id),
+        phone: Some(wa_id.into()),
+        name: None,
+    }
+}
+
 #[tokio::test]
-async fn send_message_returns_the_getchat_id_and_recognises_a_closed_window() {
+async fn send_takes_200_201_and_202_as_success_and_453_as_a_closed_window() {
     let server = MockServer::start().await;
     let body = json!({"wa_id": "48123", "type": "text", "text": {"body": "Hi"}});
-    Mock::given(method("POST"))
-        .and(path("/api/v1/messages/"))
-        .and(header("Authorization", "Token secret-token"))
-        .and(body_json(&body))
-        .respond_with(
-            ResponseTemplate::new(201).set_body_json(json!({"id": "uuid-1", "reason": "queued"})),
-        )
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
+    for (status, id) in [(200, "uuid-200"), (201, "uuid-201"), (202, "uuid-202")] {
+        Mock::given(method("POST"))
+            .and(path("/api/v1/messages/"))
+            .and(header("Authorization", "Token secret-token"))
+            .and(body_json(&body))
+            .respond_with(
+                ResponseTemplate::new(status)
+                    .set_body_json(json!({"id": id, "reason": "Message is saved."})),
+            )
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+    }
     Mock::given(method("POST"))
         .and(path("/api/v1/messages/"))
         .respond_with(
@@ -328,16 +341,24 @@ async fn send_message_returns_the_getchat_id_and_recognises_a_closed_window() {
         .mount(&server)
         .await;
     let channel = channel(&server, json!({"token": "secret-token"}));
-    let sent = channel.send_message(&body).await.unwrap();
-    assert_eq!(sent.id, "uuid-1");
-    assert_eq!(sent.reason.as_deref(), Some("queued"));
-    let err = channel.send_message(&body).await.unwrap_err();
-    assert!(is_window_closed(&err), "{err}");
-    assert!(err.to_string().contains("24-hour window closed"), "{err}");
+    let text = OutboundBody::Text { text: "Hi".into() };
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let sent = channel.send(&recipient("48123"), &text).await.unwrap();
+        assert_eq!(sent.alt_id, None);
+        ids.push(sent.id.to_string());
+    }
+    ids.sort();
+    assert_eq!(ids, ["uuid-200", "uuid-201", "uuid-202"]);
+    let err = channel.send(&recipient("48123"), &text).await.unwrap_err();
+    match &err {
+        ConnectorError::WindowClosed { message, .. } => assert_eq!(message, "24h window closed"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
-async fn upload_media_posts_the_file_as_file_encoded() {
+async fn upload_posts_the_file_as_file_encoded_and_a_413_says_the_file_is_too_large() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/v1/media/"))
@@ -346,19 +367,49 @@ async fn upload_media_posts_the_file_as_file_encoded() {
         ))
         .and(body_string_contains("Content-Type: image/jpeg"))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({
-            "file": "https://x/api/v1/media/5e26?mime_type_type=image&mime_type_subtype=jpeg",
+            "file": format!("{}/api/v1/media/5e26?mime_type_type=image&mime_type_subtype=jpeg", server.uri()),
             "id": "5e26"
         })))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/media/"))
+        .respond_with(ResponseTemplate::new(413).set_body_string("Request Entity Too Large"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/messages/"))
+        .and(body_string_contains("/api/v1/media/5e26?"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "m-1"})))
         .expect(1)
         .mount(&server)
         .await;
     let channel = channel(&server, json!({"token": "secret-token"}));
-    let file = MediaFile {
-        filename: "photo.jpg".into(),
-        mime_type: "image/jpeg".into(),
-        bytes: b"jpegdata".to_vec(),
+    let photo = OutboundBody::Media {
+        kind: MediaKind::Image,
+        file: MediaFile {
+            filename: "photo.jpg".into(),
+            mime_type: "image/jpeg".into(),
+            bytes: b"jpegdata".to_vec(),
+        },
+        caption: None,
     };
-    let uploaded = channel.upload_media(&file).await.unwrap();
-    assert_eq!(uploaded.id, "5e26");
-    assert!(uploaded.file.contains("/api/v1/media/5e26"));
+    let sent = channel.send(&recipient("48123"), &photo).await.unwrap();
+    assert_eq!(sent.id.as_str(), "m-1");
+    let err = channel.send(&recipient("48123"), &photo).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ConnectorError::Permanent {
+                status: Some(413),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("too large"), "{err}");
 }
+
+mod catchup;
+mod sending;

@@ -205,7 +205,7 @@ fn parse_sections(
     {
         let item_path = format!("{outgoing}[{i}]");
         let message: GcMessage = decode(item, &item_path)?;
-        let event = convert::outgoing_message_event(item, &message, now)
+        let event = convert::outgoing_message_event(&message, now)
             .map_err(|problem| unrecognized(&item_path, &problem))?;
         events.push(event);
     }
@@ -242,16 +242,17 @@ fn parse_sections(
     Ok(())
 }
 
-/// A Message object from `incoming_messages`/`assigned_messages`. Messages written by inbox users
-/// (`from_us`) can appear in `assigned_messages`; they become `outgoing_message` events.
-fn message_object_event(
+/// A Message object from `incoming_messages`/`assigned_messages` or a `GET messages/` page.
+/// Messages written by inbox users (`from_us`) can appear in `assigned_messages`; they become
+/// agent messages, exactly as from `outgoing_messages`.
+pub(super) fn message_object_event(
     item: &Value,
     path: &str,
     now: DateTime<Utc>,
 ) -> Result<InboundEvent, WebhookError> {
     let message: GcMessage = decode(item, path)?;
     if message.from_us == Some(true) {
-        return convert::outgoing_message_event(item, &message, now)
+        return convert::outgoing_message_event(&message, now)
             .map_err(|problem| unrecognized(path, &problem));
     }
     let payload = message

@@ -69,6 +69,8 @@ pub(super) struct WaMessage {
     pub(super) order: Option<WaOrder>,
     pub(super) system: Option<WaSystem>,
     pub(super) unsupported: Option<WaUnsupported>,
+    /// Business-sent templates (`outgoing_messages`, `GET messages/` with `from_us`).
+    pub(super) template: Option<WaTemplate>,
     pub(super) context: Option<WaContext>,
     pub(super) referral: Option<WaReferral>,
     pub(super) errors: Option<Vec<WaError>>,
@@ -185,6 +187,48 @@ pub(super) struct WaSystem {
     pub(super) body: Option<String>,
 }
 
+/// A template message as sent (`template{name, language{code}, components[]}`).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(super) struct WaTemplate {
+    pub(super) name: Option<String>,
+    pub(super) language: Option<WaLanguage>,
+    pub(super) components: Option<Vec<WaTemplateComponent>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(super) struct WaLanguage {
+    pub(super) code: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(super) struct WaTemplateComponent {
+    #[serde(rename = "type")]
+    pub(super) kind: Option<String>,
+    pub(super) parameters: Option<Vec<WaTemplateParameter>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(super) struct WaTemplateParameter {
+    pub(super) text: Option<String>,
+}
+
+impl WaTemplate {
+    /// The texts of the body component's parameters, in order.
+    pub(super) fn body_parameters(&self) -> Vec<&str> {
+        self.components
+            .iter()
+            .flatten()
+            .filter(|c| {
+                c.kind
+                    .as_deref()
+                    .is_some_and(|k| k.eq_ignore_ascii_case("body"))
+            })
+            .flat_map(|c| c.parameters.iter().flatten())
+            .map(|p| p.text.as_deref().unwrap_or(""))
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug, Default, Deserialize)]
 pub(super) struct WaUnsupported {
     #[serde(rename = "type")]
@@ -246,6 +290,8 @@ pub(super) struct GcMessage {
     pub(super) customer_wa_id: Option<String>,
     /// True for messages written by inbox users or automation.
     pub(super) from_us: Option<bool>,
+    /// The inbox User who wrote it (`null` for customers); kept raw, read leniently.
+    pub(super) sender: Option<Value>,
     pub(super) tags: Option<Vec<GcTag>>,
     pub(super) chat_tags: Option<Vec<GcTag>>,
 }
@@ -299,4 +345,13 @@ pub(super) struct CreateMessageResponse {
 pub(super) struct CreateMediaResponse {
     pub(super) file: String,
     pub(super) id: String,
+}
+
+/// `GET messages/` answer (Django REST Framework page); items are read one by one.
+#[derive(Deserialize)]
+pub(super) struct MessagePage {
+    pub(super) count: Option<u64>,
+    pub(super) next: Option<String>,
+    #[serde(default)]
+    pub(super) results: Vec<Value>,
 }

@@ -63,6 +63,10 @@ pub(super) fn check_create_message(body: &Value) -> Result<(String, String), Str
         {
             Err(format!("{message_type}: either link or id is required"))
         }
+        // WhatsApp shows captions on images, videos and documents only.
+        "audio" | "sticker" if content.get("caption").is_some() => Err(format!(
+            "{message_type}.caption: captions are not allowed on {message_type} messages"
+        )),
         "template" if !text_of(content, "name") => {
             Err("template.name: this field is required".into())
         }

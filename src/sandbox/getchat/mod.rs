@@ -2,9 +2,11 @@
 //! and `omnibridge sandbox`.
 //!
 //! It serves, under `/api/v1/`: `POST auth/token/`, `GET media/{id}`, `POST media/`
-//! (`file_encoded`), `POST messages/`, `GET messages/` and `PATCH chats/{wa_id}/resolve`, with the
-//! vendor's trailing slashes, `Authorization: Token …`, Django REST Framework error bodies and
-//! get.chat's 453 for a closed 24-hour window. Tests inspect what was sent, inject failures and
+//! (`file_encoded` only, 413 above a size cap), `POST messages/` (each type's required fields,
+//! no caption on audio), `GET messages/` (Message objects, newest first, `wa_id`, `from_us`,
+//! `since_time`, `before_time`, `limit`, `offset`), `POST mark_as_received/` and
+//! `PATCH chats/{wa_id}/resolve`, with the vendor's trailing slashes, `Authorization: Token …`,
+//! Django REST Framework error bodies and get.chat's 453 for a closed 24-hour window. Tests inspect what was sent, inject failures and
 //! build webhook bodies in the three shapes get.chat may POST.
 
 mod checks;
@@ -186,6 +188,38 @@ impl GetchatSim {
     /// The last `resolved` value set with `PATCH chats/{wa_id}/resolve`.
     pub fn chat_resolved(&self, wa_id: &str) -> Option<bool> {
         self.shared.with(|data| data.resolved.get(wa_id).copied())
+    }
+
+    /// Chats resolved (or reopened) through `PATCH chats/{wa_id}/resolve`, with their last
+    /// value, sorted by wa_id.
+    pub fn resolved_chats(&self) -> Vec<(String, bool)> {
+        let mut chats: Vec<(String, bool)> = self
+            .shared
+            .with(|data| data.resolved.iter().map(|(k, v)| (k.clone(), *v)).collect());
+        chats.sort();
+        chats
+    }
+
+    /// The newest timestamp marked with `POST mark_as_received/` for this customer.
+    pub fn received_mark(&self, wa_id: &str) -> Option<i64> {
+        self.shared
+            .with(|data| data.received_marks.get(wa_id).copied())
+    }
+
+    /// Files uploaded through `POST media/`, oldest first.
+    pub fn uploaded_media(&self) -> Vec<SimMedia> {
+        self.shared.with(|data| {
+            data.uploads
+                .iter()
+                .filter_map(|id| data.media.get(id).cloned())
+                .collect()
+        })
+    }
+
+    /// When set, `POST messages/` answers 202 (stored, sent later) and the stored message has no
+    /// WhatsApp id yet, as get.chat does while earlier messages to the customer are pending.
+    pub fn queue_messages(&self, queue: bool) {
+        self.shared.with(|data| data.queue_messages = queue);
     }
 
     // --- Faults and counters ----------------------------------------------------------------

@@ -32,6 +32,7 @@ pub(super) fn router(shared: SimState) -> Router {
         .route("/api/v1/media/{id}", get(download_media))
         .route("/api/v1/messages/", post(create_message).get(list_messages))
         .route("/api/v1/chats/{wa_id}/resolve", patch(resolve_chat))
+        .route("/api/v1/mark_as_received/", post(mark_as_received))
         .fallback(not_found)
         .layer(from_fn_with_state(
             Arc::clone(&shared),
@@ -193,9 +194,17 @@ async fn upload_media(
         detail(StatusCode::BAD_REQUEST, err.body_text())
     };
     let max_bytes = shared.with(|data| data.max_upload_bytes);
+    let mut upload: Option<(String, Option<String>, Vec<u8>)> = None;
     while let Some(mut field) = multipart.next_field().await.map_err(bad_multipart)? {
-        if field.name() != Some("file_encoded") {
-            continue;
+        // createMediaFile has a single field; anything else is a client that does not know it.
+        if field.name() != Some("file_encoded") || upload.is_some() {
+            let name = field.name().unwrap_or("(unnamed)").to_owned();
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                json!({"non_field_errors": [format!(
+                    "Unexpected field \"{name}\": send one file in \"file_encoded\"."
+                )]}),
+            ));
         }
         let mime_type = field
             .content_type()
@@ -209,22 +218,28 @@ async fn upload_media(
             }
             bytes.extend_from_slice(&chunk);
         }
-        let id = new_id();
-        let file = media_file_url(&shared, &id, &mime_type);
-        let media = SimMedia {
-            id: id.clone(),
-            mime_type,
-            filename,
-            bytes,
-        };
-        shared.with(|data| data.media.insert(id.clone(), media));
-        let answer = axum::Json(json!({"file": file, "id": id}));
-        return Ok((StatusCode::CREATED, answer).into_response());
+        upload = Some((mime_type, filename, bytes));
     }
-    Err(Refusal::new(
-        StatusCode::BAD_REQUEST,
-        json!({"file_encoded": ["No file was submitted."]}),
-    ))
+    let Some((mime_type, filename, bytes)) = upload else {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            json!({"file_encoded": ["No file was submitted."]}),
+        ));
+    };
+    let id = new_id();
+    let file = media_file_url(&shared, &id, &mime_type);
+    let media = SimMedia {
+        id: id.clone(),
+        mime_type,
+        filename,
+        bytes,
+    };
+    shared.with(|data| {
+        data.media.insert(id.clone(), media);
+        data.uploads.push(id.clone());
+    });
+    let answer = axum::Json(json!({"file": file, "id": id}));
+    Ok((StatusCode::CREATED, answer).into_response())
 }
 
 /// `{base}/api/v1/media/<id>?mime_type_type=image&mime_type_subtype=jpeg`.
@@ -260,11 +275,15 @@ async fn create_message(
     }
     let id = new_id();
     let now = chrono::Utc::now().timestamp();
+    let queued = shared.with(|data| data.queue_messages);
     let mut payload = body.clone();
     if let Some(object) = payload.as_object_mut() {
         object.insert("to".into(), json!(wa_id));
-        object.insert("id".into(), json!(format!("gBGG{}", id.replace('-', ""))));
         object.insert("timestamp".into(), json!(now));
+        // A queued message has no WhatsApp id until it is handed to WhatsApp.
+        if !queued {
+            object.insert("id".into(), json!(format!("gBGG{}", id.replace('-', ""))));
+        }
     }
     shared.with(|data| {
         let name = data
@@ -275,7 +294,9 @@ async fn create_message(
             .and_then(|m| m.object["contact"]["waba_payload"]["profile"]["name"].as_str())
             .unwrap_or("")
             .to_owned();
-        let object = message_object(&id, payload, &wa_id, &name, true);
+        let mut object = message_object(&id, payload, &wa_id, &name, true);
+        object["sender"] = api_user(&shared, &data.username);
+        object["received"] = json!(true);
         data.store_message(object, &wa_id, now as f64, true);
         data.sent.push(SimSentMessage {
             wa_id: wa_id.clone(),
@@ -284,8 +305,32 @@ async fn create_message(
             id: id.clone(),
         });
     });
-    let answer = json!({"id": id, "reason": "Message is saved and will be sent to WhatsApp."});
-    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+    let (status, reason) = if queued {
+        (
+            StatusCode::ACCEPTED,
+            "Message is saved and will be sent as soon as other messages currently pending for this user are delivered.",
+        )
+    } else {
+        (
+            StatusCode::CREATED,
+            "Message is saved and will be sent to WhatsApp.",
+        )
+    };
+    Ok((status, axum::Json(json!({"id": id, "reason": reason}))).into_response())
+}
+
+/// The User object of the API user (`sender` of the messages it sends).
+fn api_user(shared: &Shared, username: &str) -> Value {
+    json!({
+        "url": shared.api_url("users/1/"),
+        "id": 1,
+        "username": username,
+        "first_name": "",
+        "last_name": "",
+        "email": "",
+        "profile": {"role": "app"},
+        "groups": [],
+    })
 }
 
 /// `GET messages/`: newest first, filters `wa_id`, `since_time`, `before_time`, `from_us`,
@@ -379,4 +424,35 @@ async fn resolve_chat(
         .ok_or_else(|| field_required(&["resolved"]))?;
     shared.with(|data| data.resolved.insert(wa_id.clone(), resolved));
     Ok(axum::Json(json!({"wa_id": wa_id, "resolved": resolved})).into_response())
+}
+
+/// `POST mark_as_received/` `{customer_wa_id, timestamp}` → 201 `{}`. Like get.chat, refuses a
+/// timestamp in the future (the messages must be stored before they can be marked).
+async fn mark_as_received(
+    State(shared): State<SimState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    authorize(&shared, &headers)?;
+    let body = parse_json(&body)?;
+    let wa_id = body.get("customer_wa_id").and_then(Value::as_str);
+    let timestamp = body.get("timestamp").and_then(Value::as_i64);
+    let (wa_id, timestamp) = match (wa_id, timestamp) {
+        (Some(wa_id), Some(timestamp)) if !wa_id.is_empty() => (wa_id.to_owned(), timestamp),
+        (None | Some(""), _) => return Err(field_required(&["customer_wa_id"])),
+        _ => {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                json!({"timestamp": ["A valid integer is required."]}),
+            ));
+        }
+    };
+    if timestamp > chrono::Utc::now().timestamp() {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            json!({"timestamp": ["Cannot mark messages as received in the future."]}),
+        ));
+    }
+    shared.with(|data| data.mark_received(&wa_id, timestamp));
+    Ok((StatusCode::CREATED, axum::Json(json!({}))).into_response())
 }

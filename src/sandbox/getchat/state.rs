@@ -29,6 +29,9 @@ impl Shared {
                 messages: Vec::new(),
                 next_sequence: 0,
                 resolved: HashMap::new(),
+                received_marks: HashMap::new(),
+                uploads: Vec::new(),
+                queue_messages: false,
                 faults: Vec::new(),
                 requests: Vec::new(),
                 max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
@@ -101,6 +104,12 @@ pub(super) struct SimData {
     pub(super) messages: Vec<StoredMessage>,
     next_sequence: u64,
     pub(super) resolved: HashMap<String, bool>,
+    /// `POST mark_as_received/` marks: the newest timestamp per customer.
+    pub(super) received_marks: HashMap<String, i64>,
+    /// Ids of files uploaded through `POST media/`, oldest first.
+    pub(super) uploads: Vec<String>,
+    /// Answer `POST messages/` with 202 (stored, sent later) instead of 201.
+    pub(super) queue_messages: bool,
     faults: Vec<Fault>,
     requests: Vec<(String, String)>,
     pub(super) max_upload_bytes: usize,
@@ -172,6 +181,25 @@ impl SimData {
             from_us,
             sequence: self.next_sequence,
         });
+    }
+}
+
+impl SimData {
+    /// Record a received mark (never moving it back) and flag the customer's messages up to it.
+    pub(super) fn mark_received(&mut self, wa_id: &str, timestamp: i64) {
+        let mark = self
+            .received_marks
+            .entry(wa_id.to_owned())
+            .or_insert(timestamp);
+        *mark = (*mark).max(timestamp);
+        let mark = *mark as f64;
+        for message in self
+            .messages
+            .iter_mut()
+            .filter(|m| m.wa_id == wa_id && m.timestamp <= mark)
+        {
+            message.object["received"] = serde_json::json!(true);
+        }
     }
 }
 

@@ -2,8 +2,12 @@
 
 use super::*;
 use crate::connectors::ChannelConnector;
-use crate::connectors::getchat::{GetchatChannel, is_window_closed};
-use crate::domain::{EventKind, MediaFile, MediaRef, MessageBody};
+use crate::connectors::ConnectorError;
+use crate::connectors::getchat::GetchatChannel;
+use crate::domain::{
+    ConversationKey, EventKind, MediaFile, MediaKind, MediaRef, MessageBody, OutboundBody,
+    Recipient,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -381,13 +385,14 @@ async fn webhook_builders_produce_bodies_the_connector_accepts() {
         parse(status_webhook("wamid.C", Some("g1"), "48123", "read"))[0].dedupe_key,
         "status:wamid.C:read"
     );
-    assert_eq!(
-        parse(outgoing_text_webhook("g2", "48123", "Ann", "hi"))[0].dedupe_key,
-        "outgoing:g2"
+    let outgoing = parse(outgoing_text_webhook("g2", "48123", "Ann", "hi"));
+    assert_eq!(outgoing[0].dedupe_key, "outgoing:g2");
+    assert!(
+        matches!(&outgoing[0].kind, EventKind::AgentMessage(m) if m.remote_id.as_str() == "g2")
     );
     assert_eq!(
         parse(chat_resolved_webhook("48123", true))[0].kind.name(),
-        "chat_resolved"
+        "resolved"
     );
 }
 
@@ -421,17 +426,160 @@ async fn the_connector_downloads_verified_media_and_logs_in_again_after_expiry()
 async fn the_connector_uploads_sends_and_recognises_the_closed_window() {
     let sim = GetchatSim::start().await.unwrap();
     let channel = channel(&sim, json!({"token": sim.token()}));
-    let file = MediaFile {
-        filename: "photo.jpg".into(),
-        mime_type: "image/jpeg".into(),
-        bytes: b"jpeg".to_vec(),
+    let to = Recipient {
+        conversation: ConversationKey::new("48123"),
+        phone: None,
+        name: None,
     };
-    let uploaded = channel.upload_media(&file).await.unwrap();
-    assert_eq!(sim.media(&uploaded.id).unwrap().bytes, b"jpeg");
-    let image = json!({"wa_id": "48123", "type": "image", "image": {"link": uploaded.file}});
-    let sent = channel.send_message(&image).await.unwrap();
-    assert_eq!(sim.sent_messages()[0].id, sent.id);
+    let photo = OutboundBody::Media {
+        kind: MediaKind::Image,
+        file: MediaFile {
+            filename: "photo.jpg".into(),
+            mime_type: "image/jpeg".into(),
+            bytes: b"jpeg".to_vec(),
+        },
+        caption: None,
+    };
+    let sent = channel.send(&to, &photo).await.unwrap();
+    assert_eq!(sim.uploaded_media()[0].bytes, b"jpeg");
+    assert_eq!(sim.sent_messages()[0].id, sent.id.as_str());
     sim.close_window("48123");
-    let err = channel.send_message(&image).await.unwrap_err();
-    assert!(is_window_closed(&err), "{err}");
+    let err = channel.send(&to, &photo).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::WindowClosed { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn upload_refuses_any_field_but_file_encoded() {
+    let sim = GetchatSim::start().await.unwrap();
+    let part = || {
+        reqwest::multipart::Part::bytes(b"jpeg".to_vec())
+            .file_name("a.jpg")
+            .mime_str("image/jpeg")
+            .unwrap()
+    };
+    let form = reqwest::multipart::Form::new()
+        .part("file_encoded", part())
+        .text("caption", "extra");
+    let response = http()
+        .post(format!("{}media/", sim.api_url()))
+        .header("Authorization", auth(&sim))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(sim.uploaded_media().is_empty());
+    let anonymous = http()
+        .post(format!("{}media/", sim.api_url()))
+        .multipart(reqwest::multipart::Form::new().part("file_encoded", part()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn captions_are_refused_where_whatsapp_shows_none() {
+    let sim = GetchatSim::start().await.unwrap();
+    for body in [
+        json!({"wa_id": "48123", "type": "audio", "audio": {"link": "https://x/a.ogg", "caption": "c"}}),
+        json!({"wa_id": "48123", "type": "sticker", "sticker": {"id": "s1", "caption": "c"}}),
+    ] {
+        let (status, answer) = post_message(&sim, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            answer["detail"].as_str().unwrap().contains("caption"),
+            "{answer}"
+        );
+    }
+    let audio = json!({"wa_id": "48123", "type": "audio", "audio": {"link": "https://x/a.ogg"}});
+    assert_eq!(post_message(&sim, &audio).await.0, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn sent_messages_are_listed_as_from_us_with_their_sender() {
+    let sim = GetchatSim::start().await.unwrap();
+    sim.add_incoming_message("48123", "Ann Lee", "wamid.in", "hi", 1_700_000_000);
+    let body = json!({"wa_id": "48123", "type": "text", "text": {"body": "hello Ann"}});
+    let (status, answer) = post_message(&sim, &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let listed: Value = http()
+        .get(format!(
+            "{}messages/?wa_id=48123&from_us=true",
+            sim.api_url()
+        ))
+        .header("Authorization", auth(&sim))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["count"], 1);
+    let message = &listed["results"][0];
+    assert_eq!(message["id"], answer["id"]);
+    assert_eq!(message["from_us"], true);
+    assert_eq!(message["customer_wa_id"], "48123");
+    assert_eq!(message["waba_payload"]["to"], "48123");
+    assert_eq!(message["waba_payload"]["text"]["body"], "hello Ann");
+    assert!(
+        message["waba_payload"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("gBGG")
+    );
+    assert!(message["waba_payload"]["timestamp"].is_i64());
+    assert_eq!(message["sender"]["username"], USERNAME);
+    assert_eq!(
+        message["contact"]["waba_payload"]["profile"]["name"],
+        "Ann Lee"
+    );
+
+    sim.queue_messages(true);
+    let (status, answer) = post_message(&sim, &body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert!(answer["id"].is_string());
+}
+
+#[tokio::test]
+async fn mark_as_received_needs_both_fields_and_no_future_timestamp() {
+    let sim = GetchatSim::start().await.unwrap();
+    sim.add_incoming_message("48123", "Ann", "wamid.1", "a", 1_700_000_000);
+    let post = |body: Value| {
+        http()
+            .post(format!("{}mark_as_received/", sim.api_url()))
+            .header("Authorization", auth(&sim))
+            .json(&body)
+            .send()
+    };
+    let future = chrono::Utc::now().timestamp() + 3600;
+    for body in [
+        json!({"timestamp": 1_700_000_000}),
+        json!({"customer_wa_id": "48123"}),
+        json!({"customer_wa_id": "48123", "timestamp": "soon"}),
+        json!({"customer_wa_id": "48123", "timestamp": future}),
+    ] {
+        let status = post(body.clone()).await.unwrap().status();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    assert_eq!(sim.received_mark("48123"), None);
+    let ok = post(json!({"customer_wa_id": "48123", "timestamp": 1_700_000_000}))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::CREATED);
+    assert_eq!(ok.json::<Value>().await.unwrap(), json!({}));
+    post(json!({"customer_wa_id": "48123", "timestamp": 1_600_000_000}))
+        .await
+        .unwrap();
+    assert_eq!(sim.received_mark("48123"), Some(1_700_000_000));
+    let listed: Value = http()
+        .get(format!("{}messages/?wa_id=48123", sim.api_url()))
+        .header("Authorization", auth(&sim))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["results"][0]["received"], true);
 }

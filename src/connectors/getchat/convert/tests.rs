@@ -1,7 +1,9 @@
 //! Every sample payload in `tests/fixtures/{wa,getchat}` through the webhook parser.
 
 use super::super::webhook::parse_body;
-use crate::domain::{DeliveryStatus, EventKind, InboundEvent, MediaKind, MessageBody};
+use crate::domain::{
+    ConversationUpdate, DeliveryStatus, EventKind, InboundEvent, MediaKind, MessageBody,
+};
 use chrono::{DateTime, TimeZone, Utc};
 
 macro_rules! fixture {
@@ -416,7 +418,7 @@ fn message_object_sample_wrapped_as_incoming_message_parses() {
 }
 
 #[test]
-fn chat_assignment_becomes_an_other_event_of_the_chat() {
+fn chat_assignment_becomes_an_assignment_of_the_chat() {
     let (name, body) = fixture!("getchat/getchat_webhook_chat_assignment.CONSTRUCTED.json");
     let event = parse_one(name, body);
     assert_eq!(event.conversation.as_str(), "919800000001");
@@ -425,15 +427,17 @@ fn chat_assignment_becomes_an_other_event_of_the_chat() {
         "chat_assignment:919800000001:1:-:1696999500"
     );
     assert_eq!(event.occurred_at, Utc.timestamp_opt(1696999500, 0).unwrap());
-    let EventKind::Other { name, payload } = event.kind else {
-        panic!()
-    };
-    assert_eq!(name, "chat_assignment");
-    assert_eq!(payload["done_by"]["id"], 1);
+    assert_eq!(
+        event.kind,
+        EventKind::ConversationUpdate(ConversationUpdate::Assigned {
+            user: Some("info@example.com".into()),
+            group: None,
+        })
+    );
 }
 
 #[test]
-fn websocket_getchat_frame_yields_the_outgoing_message() {
+fn websocket_getchat_frame_yields_the_outgoing_message_as_an_agent_message() {
     let (name, body) = fixture!("getchat/getchat_ws_event_getchat_webhook.CONSTRUCTED.json");
     let event = parse_one(name, body);
     assert_eq!(
@@ -441,9 +445,25 @@ fn websocket_getchat_frame_yields_the_outgoing_message() {
         "outgoing:b4da75b2-aa49-46da-9fc0-eb5453fa5b47"
     );
     assert_eq!(event.conversation.as_str(), "919800000001");
-    let EventKind::Other { name, payload } = event.kind else {
-        panic!()
+    assert_eq!(event.occurred_at, Utc.timestamp_opt(1696997645, 0).unwrap());
+    let EventKind::AgentMessage(message) = event.kind else {
+        panic!("{event:#?}")
     };
-    assert_eq!(name, "outgoing_message");
-    assert_eq!(payload["waba_payload"]["template"]["name"], "welocme");
+    assert_eq!(
+        message.remote_id.as_str(),
+        "b4da75b2-aa49-46da-9fc0-eb5453fa5b47"
+    );
+    assert_eq!(
+        message.alt_remote_id.unwrap().as_str(),
+        "gBEGkYhISZKCAgl1GmhZTFwTs9I"
+    );
+    assert_eq!(message.author.as_deref(), Some("info@example.com"));
+    assert_eq!(
+        message.body,
+        MessageBody::Rendered {
+            text: "Template message welocme (en)".into()
+        }
+    );
 }
+
+mod inbox;

@@ -2,7 +2,7 @@
 
 use super::parse_body;
 use crate::connectors::WebhookError;
-use crate::domain::{EventKind, InboundEvent};
+use crate::domain::{ConversationUpdate, EventKind, InboundEvent};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 
@@ -149,7 +149,7 @@ fn message_object_without_from_uses_the_customer_wa_id() {
 }
 
 #[test]
-fn outgoing_messages_become_other_events_of_the_customer_chat() {
+fn outgoing_messages_become_agent_messages_of_the_customer_chat() {
     let outgoing = |id: &str| {
         json!({"id": id, "waba_payload": {"to": "48123123123", "type": "image",
             "image": {"link": "http://x/api/v1/media/e4b6"}, "id": "gBGG", "timestamp": 1612372697},
@@ -165,7 +165,11 @@ fn outgoing_messages_become_other_events_of_the_customer_chat() {
         events[0].occurred_at,
         Utc.timestamp_opt(1612372697, 0).unwrap()
     );
-    assert_eq!(events[0].kind.name(), "outgoing_message");
+    let EventKind::AgentMessage(message) = &events[0].kind else {
+        panic!("{:?}", events[0]);
+    };
+    assert_eq!(message.remote_id.as_str(), "8e04");
+    assert_eq!(message.alt_remote_id.as_ref().unwrap().as_str(), "gBGG");
 }
 
 #[test]
@@ -179,11 +183,12 @@ fn from_us_message_in_assigned_messages_is_not_a_customer_message() {
     );
     object["from_us"] = json!(true);
     let events = parse(&json!({"assigned_messages": [object]})).unwrap();
-    assert_eq!(events[0].kind.name(), "outgoing_message");
+    assert_eq!(events[0].dedupe_key, "outgoing:uuid-4");
+    assert_eq!(events[0].kind.name(), "agent_message");
 }
 
 #[test]
-fn inbox_events_become_other_events_named_after_their_section() {
+fn inbox_events_keep_their_keys_and_become_updates_or_other_events() {
     let tagging = json!({"timestamp": 1700000001, "action": "added",
         "tag": {"id": 7, "name": "vip", "web_inbox_color": "#f00"}, "chat": "48123", "extra": {}});
     let body = json!({
@@ -205,11 +210,7 @@ fn inbox_events_become_other_events_named_after_their_section() {
         .collect();
     assert_eq!(
         summary[0],
-        (
-            "chat_tagging",
-            "48123",
-            "chat_tagging:48123:7:added:1700000001"
-        )
+        ("tagged", "48123", "chat_tagging:48123:7:added:1700000001")
     );
     assert_eq!(
         summary[1],
@@ -219,7 +220,7 @@ fn inbox_events_become_other_events_named_after_their_section() {
             "message_tagging:uuid-9:8:removed:1700000002"
         )
     );
-    assert_eq!(summary[2].0, "chat_resolved");
+    assert_eq!(summary[2].0, "resolved");
     assert_eq!(summary[2].1, "48123");
     assert!(
         summary[2].2.starts_with("chat_resolved:48123:true:sha256:"),
@@ -245,7 +246,14 @@ fn chat_tagging_object_and_deprecated_alias_are_accepted() {
         1
     );
     let events = parse(&json!({"tagged_chats": [tagging]})).unwrap();
-    assert_eq!(events[0].kind.name(), "chat_tagging");
+    assert_eq!(events[0].dedupe_key, "chat_tagging:48123:7:added:1");
+    assert_eq!(
+        events[0].kind,
+        EventKind::ConversationUpdate(ConversationUpdate::Tagged {
+            tag: "7".into(),
+            added: true
+        })
+    );
 }
 
 #[test]
