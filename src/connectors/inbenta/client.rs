@@ -1,15 +1,21 @@
 //! [`InbentaClient`]: the [`TicketConnector`] for Inbenta Messenger.
 
 use super::auth::{API_KEY_HEADER, Credentials, TokenManager, read_json};
+use super::media::MAX_DOWNLOAD_BYTES;
+use super::webhook::parse_events;
 use super::wire::{
     CreateReplyRequest, CreateTicketRequest, CreateUserRequest, IdValue, Identified, MaybeWrapped,
     ReplyDto, TicketDto, UpdateStatusRequest, UploadMediaRequest, vendor_error_message,
 };
 use crate::config::InbentaConfig;
-use crate::connectors::{ConnectorError, NewReply, NewTicket, TicketConnector, TicketReply};
+use crate::connectors::{
+    ConnectorError, HelpdeskEvent, NewReply, NewTicket, Registration, TicketAttachment,
+    TicketConnector, TicketReply, TicketSummary, WebhookError,
+};
 use crate::domain::{ExternalId, MediaFile};
 use async_trait::async_trait;
 use base64::Engine as _;
+use chrono::{DateTime, Utc};
 use reqwest::header::{AUTHORIZATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -39,8 +45,35 @@ pub enum InbentaBuildError {
 /// Cheap to share behind an `Arc`; tokens are obtained lazily on the first call and refreshed
 /// before they expire.
 pub struct InbentaClient {
-    http: reqwest::Client,
-    tokens: TokenManager,
+    pub(super) http: reqwest::Client,
+    /// For attachment downloads: follows no redirects by itself, so Inbenta's headers never
+    /// travel to another host (see `media.rs`).
+    pub(super) media_http: reqwest::Client,
+    pub(super) tokens: TokenManager,
+    /// Largest attachment `fetch_attachment` downloads.
+    pub(super) max_download_bytes: u64,
+}
+
+/// Where a ticketing call goes.
+#[derive(Clone, Copy)]
+pub(super) enum Target<'a> {
+    /// `{ticketing}/v1/{path...}?{query}`.
+    Api {
+        path: &'a [&'a str],
+        query: &'a [(&'a str, &'a str)],
+    },
+    /// A full URL on the ticketing host (an attachment link), fetched without following
+    /// redirects.
+    Link(&'a Url),
+}
+
+impl Target<'_> {
+    fn describe(&self) -> String {
+        match self {
+            Target::Api { path, .. } => path.join("/"),
+            Target::Link(url) => url.path().to_owned(),
+        }
+    }
 }
 
 impl std::fmt::Debug for InbentaClient {
@@ -57,12 +90,31 @@ impl InbentaClient {
         let api_key = non_empty(config.api_key.as_ref()).ok_or(InbentaBuildError::MissingApiKey)?;
         let secret = non_empty(config.secret.as_ref()).ok_or(InbentaBuildError::MissingSecret)?;
         ensure_crypto_provider();
+        let user_agent = concat!("omnibridge/", env!("CARGO_PKG_VERSION"));
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
-            .user_agent(concat!("omnibridge/", env!("CARGO_PKG_VERSION")))
+            .user_agent(user_agent)
+            .build()?;
+        // Large files may take longer than one call's timeout: only a stall is a failure.
+        let media_http = reqwest::Client::builder()
+            .connect_timeout(config.timeout)
+            .read_timeout(config.timeout)
+            .user_agent(user_agent)
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let tokens = TokenManager::new(http.clone(), config.auth_url.clone(), api_key, secret);
-        Ok(Self { http, tokens })
+        Ok(Self {
+            http,
+            media_http,
+            tokens,
+            max_download_bytes: MAX_DOWNLOAD_BYTES,
+        })
+    }
+
+    /// Refuse attachments larger than `bytes` (default [`MAX_DOWNLOAD_BYTES`]).
+    pub fn with_max_download_bytes(mut self, bytes: u64) -> Self {
+        self.max_download_bytes = bytes;
+        self
     }
 
     #[cfg(test)]
@@ -71,38 +123,53 @@ impl InbentaClient {
     }
 
     /// Send one ticketing call; on a 401 authenticate again and send it once more.
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: Method,
         path: &[&str],
         query: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Result<reqwest::Response, ConnectorError> {
+        self.send_to(method, Target::Api { path, query }, body)
+            .await
+    }
+
+    /// [`Self::send`] to any [`Target`].
+    pub(super) async fn send_to(
+        &self,
+        method: Method,
+        target: Target<'_>,
+        body: Option<Vec<u8>>,
+    ) -> Result<reqwest::Response, ConnectorError> {
         let credentials = self.tokens.credentials().await?;
         let response = self
-            .send_once(&credentials, &method, path, query, body.clone())
+            .send_once(&credentials, &method, target, body.clone())
             .await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
-        tracing::debug!(vendor = VENDOR, %method, path = %path.join("/"), "Inbenta refused the token, authenticating again.");
+        tracing::debug!(vendor = VENDOR, %method, path = %target.describe(), "Inbenta refused the token, authenticating again.");
         self.tokens.invalidate(&credentials.token).await;
         let credentials = self.tokens.credentials().await?;
-        self.send_once(&credentials, &method, path, query, body)
-            .await
+        self.send_once(&credentials, &method, target, body).await
     }
 
     async fn send_once(
         &self,
         credentials: &Credentials,
         method: &Method,
-        path: &[&str],
-        query: &[(&str, &str)],
+        target: Target<'_>,
         body: Option<Vec<u8>>,
     ) -> Result<reqwest::Response, ConnectorError> {
-        let url = ticketing_endpoint(&credentials.ticketing_url, path, query)?;
-        let mut request = self
-            .http
+        let (http, url) = match target {
+            Target::Api { path, query } => (
+                &self.http,
+                ticketing_endpoint(&credentials.ticketing_url, path, query)?,
+            ),
+            Target::Link(url) => (&self.media_http, url.clone()),
+        };
+        let path = target.describe();
+        let mut request = http
             .request(method.clone(), url)
             .header(API_KEY_HEADER, self.tokens.api_key())
             .header(
@@ -119,18 +186,18 @@ impl InbentaClient {
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match result {
             Ok(response) => {
-                tracing::debug!(vendor = VENDOR, %method, path = %path.join("/"), status = response.status().as_u16(), elapsed_ms, "Inbenta call answered.");
+                tracing::debug!(vendor = VENDOR, %method, %path, status = response.status().as_u16(), elapsed_ms, "Inbenta call answered.");
                 Ok(response)
             }
             Err(err) => {
                 let err = ConnectorError::from_transport(VENDOR, &err.without_url());
-                tracing::debug!(vendor = VENDOR, %method, path = %path.join("/"), elapsed_ms, error = %err, "Inbenta call failed.");
+                tracing::debug!(vendor = VENDOR, %method, %path, elapsed_ms, error = %err, "Inbenta call failed.");
                 Err(err)
             }
         }
     }
 
-    async fn call<T: serde::de::DeserializeOwned>(
+    pub(super) async fn call<T: serde::de::DeserializeOwned>(
         &self,
         method: Method,
         path: &[&str],
@@ -254,20 +321,20 @@ impl TicketConnector for InbentaClient {
             .await?;
         let replies = found.into_inner();
         let listed = replies.len();
+        let mut unreadable_attachments = 0;
         let parsed: Vec<TicketReply> = replies
             .into_iter()
             .filter_map(ReplyDto::into_parsed)
-            .map(|reply| TicketReply {
-                id: reply.id,
-                kind: reply.kind,
-                creator: reply.creator,
-                message_html: reply.message_html,
-                attachments: Vec::new(),
-                created_at: None,
+            .map(|parsed| {
+                unreadable_attachments += parsed.unreadable_attachments;
+                parsed.reply
             })
             .collect();
         if parsed.len() != listed {
             tracing::debug!(vendor = VENDOR, ticket = %ticket, skipped = listed - parsed.len(), "Skipped Inbenta replies without an id.");
+        }
+        if unreadable_attachments > 0 {
+            tracing::warn!(vendor = VENDOR, ticket = %ticket, skipped = unreadable_attachments, "Skipped Inbenta reply attachments that name neither a media id nor a link.");
         }
         Ok(parsed)
     }
@@ -310,42 +377,37 @@ impl TicketConnector for InbentaClient {
         MAX_ATTACHMENT_BYTES
     }
 
-    // PENDING(helper): replaced by the real implementations.
+    /// The attachment's `url` (Inbenta's headers only when it is on the ticketing host), else
+    /// `GET {ticketing}/v1/media/{uuid}`; at most `max_download_bytes` (see `media.rs`).
     async fn fetch_attachment(
         &self,
-        _attachment: &crate::connectors::TicketAttachment,
+        attachment: &TicketAttachment,
     ) -> Result<MediaFile, ConnectorError> {
-        Err(pending())
+        self.download_attachment(attachment).await
     }
 
-    fn parse_webhook(
-        &self,
-        _body: &[u8],
-    ) -> Result<Vec<crate::connectors::HelpdeskEvent>, crate::connectors::WebhookError> {
-        Ok(Vec::new())
+    /// A JSON array (or one object) of `{id, item, action, timestamp, actor, parent}`; only
+    /// `reply` and `ticket` events are kept (see `webhook.rs`).
+    fn parse_webhook(&self, body: &[u8]) -> Result<Vec<HelpdeskEvent>, WebhookError> {
+        parse_events(body, Utc::now())
     }
 
+    /// `GET /v1/webhooks`, then `POST /v1/webhooks {item: reply, url, secret}` unless a `reply`
+    /// webhook with this URL is listed.
     async fn register_webhook(
         &self,
-        _url: &str,
-        _secret: &SecretString,
-    ) -> Result<crate::connectors::Registration, ConnectorError> {
-        Err(pending())
+        url: &str,
+        secret: &SecretString,
+    ) -> Result<Registration, ConnectorError> {
+        self.ensure_reply_webhook(url, secret).await
     }
 
+    /// Tickets whose `last_update` is strictly after `since`, oldest first (see `polling.rs`).
     async fn updated_tickets(
         &self,
-        _since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<crate::connectors::TicketSummary>, ConnectorError> {
-        Err(pending())
-    }
-}
-
-fn pending() -> ConnectorError {
-    ConnectorError::Permanent {
-        vendor: VENDOR,
-        status: None,
-        message: "not available yet".into(),
+        since: DateTime<Utc>,
+    ) -> Result<Vec<TicketSummary>, ConnectorError> {
+        self.tickets_updated_after(since).await
     }
 }
 
@@ -376,7 +438,7 @@ pub(super) fn parse_retry_after(
 }
 
 /// `{ticketing}/v1/{path...}?{query}`, each segment percent-encoded.
-fn ticketing_endpoint(
+pub(super) fn ticketing_endpoint(
     base: &Url,
     path: &[&str],
     query: &[(&str, &str)],
@@ -398,7 +460,7 @@ fn ticketing_endpoint(
     Ok(url)
 }
 
-fn to_json<T: serde::Serialize>(body: &T) -> Result<Vec<u8>, ConnectorError> {
+pub(super) fn to_json<T: serde::Serialize>(body: &T) -> Result<Vec<u8>, ConnectorError> {
     serde_json::to_vec(body).map_err(|e| ConnectorError::Permanent {
         vendor: VENDOR,
         status: None,

@@ -2,12 +2,19 @@
 //!
 //! `auth.rs` obtains and refreshes access tokens and learns the ticketing base URL;
 //! `client.rs` is the [`TicketConnector`](crate::connectors::TicketConnector) itself;
-//! `wire.rs` holds the tolerant JSON shapes, which never leave this folder.
+//! `media.rs` downloads reply attachments; `webhook.rs` registers and parses webhooks;
+//! `polling.rs` lists recently updated tickets; `wire.rs` and `loose_json.rs` hold the tolerant
+//! JSON shapes, which never leave this folder.
 
 mod auth;
 mod client;
+mod loose_json;
+mod media;
+mod polling;
 #[cfg(test)]
 mod tests;
+mod webhook;
 mod wire;
 
 pub use client::{InbentaBuildError, InbentaClient, MAX_ATTACHMENT_BYTES};
+pub use media::MAX_DOWNLOAD_BYTES;

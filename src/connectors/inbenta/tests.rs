@@ -1,9 +1,12 @@
 //! The Inbenta client against wiremock: request shapes, token life cycle, error classes.
 //! Shared helpers live here; the cases are grouped in `tests/`.
 
+mod attachments;
 mod errors;
+mod polling;
 mod shapes;
 mod tokens;
+mod webhooks;
 
 use super::{InbentaBuildError, InbentaClient};
 use crate::config::InbentaConfig;

@@ -2,6 +2,8 @@
 //! `uuid` or `full_uuid`, and answers may or may not be wrapped in `{data: ...}`. Everything here
 //! accepts all of those and hands the client plain values.
 
+use super::loose_json::{attachments_of, instant_of};
+use crate::connectors::TicketReply;
 use crate::domain::ExternalId;
 use serde::{Deserialize, Serialize};
 
@@ -228,14 +230,23 @@ pub(super) struct ReplyDto {
     creator: Option<CreatorRef>,
     #[serde(default)]
     message: Option<String>,
+    /// Media uuids or attachment objects; read by [`attachments_of`].
+    #[serde(default)]
+    attachments: Option<serde_json::Value>,
+    /// When the reply was written, under whichever name the deployment uses.
+    #[serde(default)]
+    creation_date: Option<serde_json::Value>,
+    #[serde(default)]
+    created_at: Option<serde_json::Value>,
+    #[serde(default)]
+    date: Option<serde_json::Value>,
 }
 
 /// A reply as the connector boundary describes it; `None` when the reply carries no id at all.
 pub(super) struct ParsedReply {
-    pub(super) id: ExternalId,
-    pub(super) kind: String,
-    pub(super) creator: Option<ExternalId>,
-    pub(super) message_html: String,
+    pub(super) reply: TicketReply,
+    /// Attachment entries that named neither a media id nor a link.
+    pub(super) unreadable_attachments: usize,
 }
 
 impl ReplyDto {
@@ -244,13 +255,43 @@ impl ReplyDto {
             .into_iter()
             .flatten()
             .find_map(RawId::into_external)?;
+        let (attachments, unreadable_attachments) = attachments_of(self.attachments.as_ref());
+        let created_at = [&self.creation_date, &self.created_at, &self.date]
+            .into_iter()
+            .flatten()
+            .find_map(instant_of);
         Some(ParsedReply {
-            id,
-            kind: self.kind.unwrap_or_default(),
-            creator: self.creator.and_then(CreatorRef::into_id),
-            message_html: self.message.unwrap_or_default(),
+            reply: TicketReply {
+                id,
+                kind: self.kind.unwrap_or_default(),
+                creator: self.creator.and_then(CreatorRef::into_id),
+                message_html: self.message.unwrap_or_default(),
+                attachments,
+                created_at,
+            },
+            unreadable_attachments,
         })
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhooks
+
+/// One entry of `GET /v1/webhooks`.
+#[derive(Deserialize)]
+pub(super) struct WebhookDto {
+    #[serde(default)]
+    pub(super) item: Option<String>,
+    #[serde(default)]
+    pub(super) url: Option<String>,
+}
+
+/// `POST /v1/webhooks` body.
+#[derive(Serialize)]
+pub(super) struct RegisterWebhookRequest<'a> {
+    pub(super) item: &'a str,
+    pub(super) url: &'a str,
+    pub(super) secret: &'a str,
 }
 
 // ---------------------------------------------------------------------------------------------

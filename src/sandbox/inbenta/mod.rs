@@ -6,8 +6,16 @@
 //! stored and inject failures. Ids follow Inbenta's examples: users and tickets are numbers,
 //! media are uuids. The ticketing API lives under `{auth_url}/prod/ticketing`, as `/v1/apis`
 //! reports.
+//!
+//! Replies are typed (`answer` unless written by the ticket's creator) and list their creation
+//! time and attachments; uploaded files are served at `GET /v1/media/{uuid}`. Tickets carry a
+//! `last_update` (unix seconds) that every reply and status change moves, and
+//! `GET /v1/tickets` sorts and filters by it. Webhooks are registered after Inbenta's challenge
+//! check, and every added reply and every ticket change is announced to them (unless
+//! [`InbentaSim::pause_webhooks`] simulates an outage).
 
 mod checks;
+mod media;
 mod routes;
 mod state;
 #[cfg(test)]
@@ -20,7 +28,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use webhooks::{change_event, deliver};
+use webhooks::{Change, announce, change_event};
 
 /// API key the simulator accepts in `x-inbenta-key`. Valid for the simulator only.
 pub const API_KEY: &str = "sandbox-inbenta-key";
@@ -72,6 +80,8 @@ pub struct SimTicket {
     pub external_id: Option<String>,
     /// 1 when created.
     pub status: i64,
+    /// Unix seconds (simulator clock) of the last change: creation, a reply, a status change.
+    pub last_update: i64,
     pub replies: Vec<SimReply>,
     /// When the simulator stored it (benchmarks measure latency with it).
     pub received_at: std::time::SystemTime,
@@ -85,7 +95,10 @@ pub struct SimReply {
     pub kind: String,
     pub creator: i64,
     pub message: String,
+    /// Media uuids.
     pub attachments: Vec<String>,
+    /// Unix seconds (simulator clock), listed as `creation_date`.
+    pub created_at: i64,
     /// When the simulator stored it.
     pub received_at: std::time::SystemTime,
 }
@@ -96,6 +109,8 @@ pub struct SimMedia {
     /// The uuid answered to the upload (what attachments name).
     pub uuid: String,
     pub name: String,
+    /// Guessed from the name's extension, as served by `GET /v1/media/{uuid}`.
+    pub content_type: String,
     /// Size in bytes after base64 decoding.
     pub size_bytes: usize,
 }
@@ -212,6 +227,12 @@ impl InbentaSim {
         self.shared.with(|data| data.media.clone())
     }
 
+    /// The bytes of an uploaded file.
+    pub fn media_content(&self, uuid: &str) -> Option<Vec<u8>> {
+        self.shared
+            .with(|data| data.media_file(uuid).map(|(_, bytes)| bytes.to_vec()))
+    }
+
     pub fn webhooks(&self) -> Vec<SimWebhook> {
         self.shared
             .with(|data| data.webhooks.iter().map(|h| h.public.clone()).collect())
@@ -266,20 +287,32 @@ impl InbentaSim {
         self.shared.with(|data| data.delay = delay);
     }
 
-    /// Change a ticket's status as an agent would; false when the ticket does not exist.
-    /// Notifies `ticket` webhooks in the background when called inside a Tokio runtime.
+    /// While `paused`, changes are not announced to webhooks: the deliveries are lost, as when
+    /// the bridge is down, and only polling finds the changes.
+    pub fn pause_webhooks(&self, paused: bool) {
+        self.shared.with(|data| data.webhooks_paused = paused);
+    }
+
+    /// Move the simulator's clock forward (ticket `last_update`, reply `creation_date`, event
+    /// timestamps and token expiry all follow it).
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.with(|data| data.advance_clock(by));
+    }
+
+    /// Change a ticket's status as an agent would (moving its `last_update`); false when the
+    /// ticket does not exist. Notifies `ticket` webhooks in the background when called inside a
+    /// Tokio runtime.
     pub fn set_ticket_status(&self, ticket_id: i64, status: i64) -> bool {
-        let found = self
-            .shared
-            .with(|data| match data.tickets.get_mut(&ticket_id) {
-                Some(ticket) => {
-                    ticket.status = status;
-                    true
-                }
-                None => false,
-            });
+        let found = self.shared.with(|data| data.set_status(ticket_id, status));
         if found {
-            self.notify("ticket", change_event(ticket_id, "ticket", "update", None));
+            let change = Change {
+                id: ticket_id,
+                item: "ticket",
+                action: "update",
+                parent: None,
+                actor: AGENT_USER_ID,
+            };
+            announce(&self.shared, "ticket", change_event(&self.shared, change));
         }
         found
     }
@@ -288,20 +321,44 @@ impl InbentaSim {
     /// the ticket does not exist. Notifies `reply` webhooks in the background when called
     /// inside a Tokio runtime.
     pub fn add_agent_answer(&self, ticket_id: i64, html: &str) -> Option<i64> {
-        let reply_id = self
-            .shared
-            .with(|data| data.add_reply(ticket_id, AGENT_USER_ID, html.to_owned(), Vec::new()))?;
-        self.notify(
-            "reply",
-            change_event(reply_id, "reply", "add", Some(ticket_id)),
-        );
-        Some(reply_id)
+        self.add_agent_reply(ticket_id, html, Vec::new())
     }
 
-    fn notify(&self, item: &'static str, events: serde_json::Value) {
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(deliver(Arc::clone(&self.shared), item, events));
+    /// Like [`Self::add_agent_answer`], with a file the agent attached (uploaded first, as the
+    /// agent's app does). `None` when the ticket does not exist.
+    pub fn add_agent_answer_with_attachment(
+        &self,
+        ticket_id: i64,
+        html: &str,
+        filename: &str,
+        content_type: &str,
+        bytes: impl Into<Vec<u8>>,
+    ) -> Option<i64> {
+        if !self
+            .shared
+            .with(|data| data.tickets.contains_key(&ticket_id))
+        {
+            return None;
         }
+        let uuid = self.shared.with(|data| {
+            data.add_media(filename.to_owned(), content_type.to_owned(), bytes.into())
+        });
+        self.add_agent_reply(ticket_id, html, vec![uuid])
+    }
+
+    fn add_agent_reply(&self, ticket_id: i64, html: &str, attachments: Vec<String>) -> Option<i64> {
+        let reply_id = self
+            .shared
+            .with(|data| data.add_reply(ticket_id, AGENT_USER_ID, html.to_owned(), attachments))?;
+        let change = Change {
+            id: reply_id,
+            item: "reply",
+            action: "add",
+            parent: Some(ticket_id),
+            actor: AGENT_USER_ID,
+        };
+        announce(&self.shared, "reply", change_event(&self.shared, change));
+        Some(reply_id)
     }
 }
 

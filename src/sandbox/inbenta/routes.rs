@@ -6,9 +6,10 @@ use super::checks::{
     Answer, SimError, attachments, authorize, body_object, check_api_key, check_token,
     existing_user, ok, optional_integer, required_text, ticket_id,
 };
-use super::state::{Fault, Shared, random_hex};
-use super::webhooks::{list_webhooks, register_webhook};
-use super::{SECRET, SimMedia, SimReply, SimTicket, SimUser};
+use super::media::{download_media, upload_media};
+use super::state::{Fault, Shared, SimData, random_hex};
+use super::webhooks::{Change, announce, change_event, list_webhooks, register_webhook};
+use super::{SECRET, SimReply, SimTicket, SimUser};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -17,7 +18,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use base64::Engine as _;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,6 +37,7 @@ pub(super) fn router(state: SimState) -> Router {
             get(list_replies).post(create_reply),
         )
         .route("/v1/media", post(upload_media))
+        .route("/v1/media/{uuid}", get(download_media))
         .route("/v1/webhooks", get(list_webhooks).post(register_webhook));
     Router::new()
         .route("/v1/auth", post(authenticate))
@@ -195,27 +196,90 @@ fn ticket_json(ticket: &SimTicket) -> Value {
         "source": ticket.source,
         "external_id": ticket.external_id,
         "attachments": ticket.attachments,
+        "last_update": ticket.last_update,
     })
 }
 
+/// Most tickets one `GET /v1/tickets` page lists (also the default `length`).
+const MAX_PAGE_LENGTH: usize = 100;
+
+/// `GET /v1/tickets`: filters `external_id`, `last_update_from` / `last_update_to` (unix
+/// seconds, inclusive); `sort` = `id` (default) or `last_update`, `order` = `asc` (default) or
+/// `desc`; pages of `length` (at most 100) from `page` 1.
 async fn list_tickets(
     State(state): State<SimState>,
     headers: HeaderMap,
-    Query(filter): Query<HashMap<String, String>>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Answer {
     authorize(&state, &headers)?;
+    let from = integer_param(&query, "last_update_from")?;
+    let to = integer_param(&query, "last_update_to")?;
+    let length = integer_param(&query, "length")?.map_or(MAX_PAGE_LENGTH, |n| {
+        usize::try_from(n).unwrap_or(0).clamp(1, MAX_PAGE_LENGTH)
+    });
+    let page = integer_param(&query, "page")?.map_or(1, |n| usize::try_from(n).unwrap_or(1).max(1));
+    let by_last_update = match query.get("sort").map(String::as_str) {
+        None | Some("id") => false,
+        Some("last_update") => true,
+        Some(other) => {
+            return Err(SimError::invalid(
+                format!("Tickets cannot be sorted by '{other}'"),
+                "invalid_sort",
+            ));
+        }
+    };
+    let descending = match query.get("order").map(|o| o.to_ascii_lowercase()) {
+        None => false,
+        Some(order) if order == "asc" => false,
+        Some(order) if order == "desc" => true,
+        Some(_) => {
+            return Err(SimError::invalid(
+                "The order must be 'asc' or 'desc'",
+                "invalid_order",
+            ));
+        }
+    };
     let tickets: Vec<Value> = state.with(|data| {
-        data.tickets
+        let mut matching: Vec<&SimTicket> = data
+            .tickets
             .values()
             .filter(|t| {
-                filter
+                query
                     .get("external_id")
                     .is_none_or(|e| t.external_id.as_ref() == Some(e))
             })
+            .filter(|t| from.is_none_or(|from| t.last_update >= from))
+            .filter(|t| to.is_none_or(|to| t.last_update <= to))
+            .collect();
+        if by_last_update {
+            matching.sort_by_key(|t| (t.last_update, t.id));
+        }
+        if descending {
+            matching.reverse();
+        }
+        matching
+            .into_iter()
+            .skip((page - 1).saturating_mul(length))
+            .take(length)
             .map(ticket_json)
             .collect()
     });
     ok(StatusCode::OK, json!({ "data": tickets }))
+}
+
+/// An optional integer query parameter; anything else is refused.
+fn integer_param(query: &HashMap<String, String>, name: &str) -> Result<Option<i64>, SimError> {
+    query
+        .get(name)
+        .map(|value| {
+            value.trim().parse().map_err(|_| {
+                SimError::invalid(
+                    format!("The parameter '{name}' must be an integer"),
+                    &format!("invalid_{name}"),
+                )
+            })
+        })
+        .transpose()
 }
 
 async fn create_ticket(
@@ -242,6 +306,7 @@ async fn create_ticket(
     };
     let id = state.with(|data| {
         let id = data.next_ticket_id();
+        let last_update = data.now();
         data.tickets.insert(
             id,
             SimTicket {
@@ -254,12 +319,21 @@ async fn create_ticket(
                 attachments,
                 external_id,
                 status: 1,
+                last_update,
                 replies: Vec::new(),
                 received_at: std::time::SystemTime::now(),
             },
         );
         id
     });
+    let change = Change {
+        id,
+        item: "ticket",
+        action: "add",
+        parent: None,
+        actor: creator,
+    };
+    announce(&state, "ticket", change_event(&state, change));
     ok(StatusCode::CREATED, json!({ "full_uuid": id.to_string() }))
 }
 
@@ -289,6 +363,7 @@ async fn update_ticket(
     let status = optional_integer(&body, "status")?;
     let title = body.get("title").and_then(Value::as_str).map(str::to_owned);
     let updated = state.with(|data| {
+        let now = data.now();
         let ticket = data.tickets.get_mut(&id)?;
         if let Some(status) = status {
             ticket.status = status;
@@ -296,23 +371,46 @@ async fn update_ticket(
         if let Some(title) = title {
             ticket.title = title;
         }
+        ticket.last_update = now;
         Some(ticket_json(ticket))
     });
-    ok(
-        StatusCode::OK,
-        updated.ok_or_else(|| SimError::not_found("Ticket not found"))?,
-    )
+    let updated = updated.ok_or_else(|| SimError::not_found("Ticket not found"))?;
+    let change = Change {
+        id,
+        item: "ticket",
+        action: "update",
+        parent: None,
+        actor: super::AGENT_USER_ID,
+    };
+    announce(&state, "ticket", change_event(&state, change));
+    ok(StatusCode::OK, updated)
 }
 
 // --- Replies ------------------------------------------------------------------------------------
 
-fn reply_json(reply: &SimReply) -> Value {
+/// A reply as listed: attachments as objects with a download link on the ticketing API.
+fn reply_json(reply: &SimReply, data: &SimData, ticketing_url: &str) -> Value {
+    let attachments: Vec<Value> = reply
+        .attachments
+        .iter()
+        .map(|uuid| {
+            let media = data.media_file(uuid).map(|(media, _)| media);
+            json!({
+                "uuid": uuid,
+                "name": media.map(|m| m.name.as_str()),
+                "size": media.map(|m| m.size_bytes),
+                "content_type": media.map(|m| m.content_type.as_str()),
+                "url": format!("{ticketing_url}/v1/media/{uuid}"),
+            })
+        })
+        .collect();
     json!({
         "id": reply.id,
         "type": reply.kind,
         "creator": { "id": reply.creator },
         "message": reply.message,
-        "attachments": reply.attachments,
+        "creation_date": reply.created_at,
+        "attachments": attachments,
     })
 }
 
@@ -323,10 +421,14 @@ async fn list_replies(
 ) -> Answer {
     authorize(&state, &headers)?;
     let id = ticket_id(&raw_id)?;
+    let ticketing_url = state.ticketing_url();
     let replies = state.with(|data| {
-        data.tickets
-            .get(&id)
-            .map(|t| t.replies.iter().map(reply_json).collect::<Vec<_>>())
+        data.tickets.get(&id).map(|t| {
+            t.replies
+                .iter()
+                .map(|reply| reply_json(reply, data, &ticketing_url))
+                .collect::<Vec<_>>()
+        })
     });
     let replies = replies.ok_or_else(|| SimError::not_found("Ticket not found"))?;
     ok(StatusCode::OK, json!({ "data": replies }))
@@ -350,40 +452,13 @@ async fn create_reply(
     let reply_id = state
         .with(|data| data.add_reply(id, creator, message, attachments))
         .ok_or_else(|| SimError::not_found("Ticket not found"))?;
-    ok(StatusCode::CREATED, json!({ "uuid": reply_id.to_string() }))
-}
-
-// --- Media --------------------------------------------------------------------------------------
-
-async fn upload_media(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Answer {
-    authorize(&state, &headers)?;
-    let body = body_object(&headers, body)?;
-    let name = required_text(&body, "name")?;
-    let content = match body.get("content") {
-        Some(Value::String(content)) => content,
-        _ => {
-            return Err(SimError::invalid(
-                "The field 'content' is required",
-                "content_required",
-            ));
-        }
+    let change = Change {
+        id: reply_id,
+        item: "reply",
+        action: "add",
+        parent: Some(id),
+        actor: creator,
     };
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(content.trim())
-        .map_err(|_| {
-            SimError::invalid("The field 'content' is not valid base64", "invalid_content")
-        })?;
-    let uuid = uuid::Uuid::new_v4().to_string();
-    state.with(|data| {
-        data.media.push(SimMedia {
-            uuid: uuid.clone(),
-            name,
-            size_bytes: bytes.len(),
-        });
-    });
-    ok(StatusCode::CREATED, json!({ "uuid": uuid }))
+    announce(&state, "reply", change_event(&state, change));
+    ok(StatusCode::CREATED, json!({ "uuid": reply_id.to_string() }))
 }

@@ -72,13 +72,19 @@ pub(super) enum Fault {
 pub(super) const AGENT_USER_ID: i64 = 1;
 
 pub(super) struct SimData {
+    /// Seconds added to the wall clock (`InbentaSim::advance_clock`).
+    clock_offset_secs: i64,
     token_lifetime_secs: i64,
     /// token → expiry (unix seconds).
     tokens: HashMap<String, i64>,
     pub(super) users: Vec<SimUser>,
     pub(super) tickets: BTreeMap<i64, SimTicket>,
     pub(super) media: Vec<SimMedia>,
+    /// Uploaded file contents by media uuid.
+    media_bytes: HashMap<String, Vec<u8>>,
     pub(super) webhooks: Vec<WebhookRecord>,
+    /// While set, changes are not announced to webhooks (the deliveries are lost).
+    pub(super) webhooks_paused: bool,
     pub(super) deliveries: Vec<SimDelivery>,
     faults: Vec<FaultRule>,
     /// (method, path) of every request received, in order.
@@ -92,12 +98,15 @@ pub(super) struct SimData {
 impl SimData {
     fn new(token_lifetime: Duration) -> Self {
         Self {
+            clock_offset_secs: 0,
             token_lifetime_secs: secs(token_lifetime),
             tokens: HashMap::new(),
             users: Vec::new(),
             tickets: BTreeMap::new(),
             media: Vec::new(),
+            media_bytes: HashMap::new(),
             webhooks: Vec::new(),
+            webhooks_paused: false,
             deliveries: Vec::new(),
             faults: Vec::new(),
             requests: Vec::new(),
@@ -108,12 +117,23 @@ impl SimData {
         }
     }
 
+    // --- clock ----------------------------------------------------------------------------------
+
+    /// The simulator's time in unix seconds: the wall clock plus any advance.
+    pub(super) fn now(&self) -> i64 {
+        chrono::Utc::now().timestamp() + self.clock_offset_secs
+    }
+
+    pub(super) fn advance_clock(&mut self, by: Duration) {
+        self.clock_offset_secs = self.clock_offset_secs.saturating_add(secs(by));
+    }
+
     // --- tokens ---------------------------------------------------------------------------------
 
     /// A new token and its expiry.
     pub(super) fn issue_token(&mut self) -> (String, i64) {
         let token = random_hex();
-        let expires_at = now() + self.token_lifetime_secs;
+        let expires_at = self.now() + self.token_lifetime_secs;
         self.tokens.insert(token.clone(), expires_at);
         (token, expires_at)
     }
@@ -127,7 +147,8 @@ impl SimData {
     }
 
     pub(super) fn token_is_valid(&self, token: &str) -> bool {
-        self.tokens.get(token).is_some_and(|&at| now() < at)
+        let now = self.now();
+        self.tokens.get(token).is_some_and(|&at| now < at)
     }
 
     pub(super) fn expire_all_tokens(&mut self) {
@@ -158,7 +179,8 @@ impl SimData {
         id
     }
 
-    /// Add a reply, typed `reply` when written by the ticket's creator and `answer` otherwise.
+    /// Add a reply, typed `reply` when written by the ticket's creator and `answer` otherwise;
+    /// the ticket's `last_update` moves to now.
     pub(super) fn add_reply(
         &mut self,
         ticket_id: i64,
@@ -167,6 +189,7 @@ impl SimData {
         attachments: Vec<String>,
     ) -> Option<i64> {
         let id = self.next_reply_id;
+        let now = self.now();
         let ticket = self.tickets.get_mut(&ticket_id)?;
         let kind = if creator == ticket.creator {
             "reply"
@@ -179,10 +202,51 @@ impl SimData {
             creator,
             message,
             attachments,
+            created_at: now,
             received_at: std::time::SystemTime::now(),
         });
+        ticket.last_update = now;
         self.next_reply_id += 1;
         Some(id)
+    }
+
+    /// Set a ticket's status (moving its `last_update`); false when there is no such ticket.
+    pub(super) fn set_status(&mut self, ticket_id: i64, status: i64) -> bool {
+        let now = self.now();
+        match self.tickets.get_mut(&ticket_id) {
+            Some(ticket) => {
+                ticket.status = status;
+                ticket.last_update = now;
+                true
+            }
+            None => false,
+        }
+    }
+
+    // --- media ----------------------------------------------------------------------------------
+
+    /// Store an uploaded file and return its uuid.
+    pub(super) fn add_media(
+        &mut self,
+        name: String,
+        content_type: String,
+        bytes: Vec<u8>,
+    ) -> String {
+        let uuid = uuid::Uuid::new_v4().to_string();
+        self.media.push(SimMedia {
+            uuid: uuid.clone(),
+            name,
+            content_type,
+            size_bytes: bytes.len(),
+        });
+        self.media_bytes.insert(uuid.clone(), bytes);
+        uuid
+    }
+
+    /// An uploaded file and its contents.
+    pub(super) fn media_file(&self, uuid: &str) -> Option<(&SimMedia, &[u8])> {
+        let media = self.media.iter().find(|m| m.uuid == uuid)?;
+        Some((media, self.media_bytes.get(uuid)?.as_slice()))
     }
 
     /// The first attachment uuid that was never uploaded, if any.
@@ -238,10 +302,6 @@ impl SimData {
             .filter(|(m, p)| m.eq_ignore_ascii_case(method) && p.starts_with(path_prefix))
             .count()
     }
-}
-
-pub(super) fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 /// 32 random hex characters: tokens, challenges, webhook ids.

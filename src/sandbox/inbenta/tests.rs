@@ -1,23 +1,27 @@
 //! The simulated Inbenta refuses what the real one refuses, and the real client works against it.
+//! Shared helpers and the refusals live here; `tests/behaviour.rs` covers what the simulator
+//! does, `tests/client.rs` runs the real [`InbentaClient`] against it.
 
-use super::{AGENT_USER_ID, API_KEY, InbentaSim, InbentaSimOptions, SECRET};
+mod behaviour;
+mod client;
+
+use super::{API_KEY, InbentaSim, SECRET, SimDelivery};
 use crate::config::InbentaConfig;
 use crate::connectors::inbenta::InbentaClient;
-use crate::connectors::{ConnectorError, NewReply, NewTicket, TicketConnector};
-use crate::domain::{ExternalId, MediaFile};
 use axum::http::HeaderMap;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-struct Caller {
-    http: reqwest::Client,
-    sim: InbentaSim,
-    token: String,
+/// Someone calling the simulated API by hand, with a valid token.
+pub(super) struct Caller {
+    pub(super) http: reqwest::Client,
+    pub(super) sim: InbentaSim,
+    pub(super) token: String,
 }
 
 impl Caller {
-    async fn start() -> Self {
+    pub(super) async fn start() -> Self {
         let sim = InbentaSim::start().await.expect("simulator starts");
         let http = reqwest::Client::new();
         let answer: Value = http
@@ -34,12 +38,17 @@ impl Caller {
         Self { http, sim, token }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.sim.ticketing_url())
     }
 
     /// An authorised ticketing call; returns the status and the JSON body (Null if none).
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(super) async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut request = self
             .http
             .request(method, self.url(path))
@@ -53,15 +62,15 @@ impl Caller {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+    pub(super) async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         self.send(reqwest::Method::POST, path, Some(body)).await
     }
 
-    async fn get(&self, path: &str) -> (u16, Value) {
+    pub(super) async fn get(&self, path: &str) -> (u16, Value) {
         self.send(reqwest::Method::GET, path, None).await
     }
 
-    async fn new_user(&self) -> i64 {
+    pub(super) async fn new_user(&self) -> i64 {
         let (status, body) = self
             .post(
                 "/v1/users",
@@ -72,7 +81,7 @@ impl Caller {
         body["uuid"].as_i64().expect("numeric user id")
     }
 
-    async fn new_ticket(&self, creator: i64) -> i64 {
+    pub(super) async fn new_ticket(&self, creator: i64) -> i64 {
         let (status, body) = self
             .post(
                 "/v1/tickets",
@@ -87,7 +96,7 @@ impl Caller {
     }
 }
 
-fn first_error_code(body: &Value) -> &str {
+pub(super) fn first_error_code(body: &Value) -> &str {
     body["errors"][0]["code"].as_str().unwrap_or_default()
 }
 
@@ -255,71 +264,11 @@ async fn attachment_that_was_never_uploaded_is_refused() {
     assert_eq!((status, first_error_code(&body)), (400, "media_not_found"));
 }
 
-// --- Behaviour ----------------------------------------------------------------------------------
+// --- Shared helpers -----------------------------------------------------------------------------
 
-#[tokio::test]
-async fn replies_are_typed_by_who_wrote_them() {
-    let caller = Caller::start().await;
-    let user = caller.new_user().await;
-    let ticket = caller.new_ticket(user).await;
-
-    let (status, _) = caller
-        .post(
-            &format!("/v1/tickets/{ticket}/replies"),
-            json!({ "creator": user, "message": "more" }),
-        )
-        .await;
-    assert_eq!(status, 201);
-    caller
-        .sim
-        .add_agent_answer(ticket, "<p>on it</p>")
-        .expect("ticket exists");
-
-    let (_, listed) = caller.get(&format!("/v1/tickets/{ticket}/replies")).await;
-    assert_eq!(listed["data"][0]["type"], "reply");
-    assert_eq!(listed["data"][1]["type"], "answer");
-    assert_eq!(listed["data"][1]["creator"]["id"], AGENT_USER_ID);
-}
-
-#[tokio::test]
-async fn tickets_are_found_by_external_id() {
-    let caller = Caller::start().await;
-    let user = caller.new_user().await;
-    let ticket = caller.new_ticket(user).await;
-
-    let (_, found) = caller.get("/v1/tickets?external_id=ext-1").await;
-    let (_, missing) = caller.get("/v1/tickets?external_id=other").await;
-
-    assert_eq!(found["data"][0]["id"], ticket);
-    assert_eq!(missing["data"], json!([]));
-}
-
-#[tokio::test]
-async fn injected_failures_answer_then_stop() {
-    let caller = Caller::start().await;
-    caller
-        .sim
-        .fail_next("GET", "/prod/ticketing/v1/users", 429, 1);
-
-    let response = caller
-        .http
-        .get(caller.url("/v1/users"))
-        .header("x-inbenta-key", API_KEY)
-        .bearer_auth(&caller.token)
-        .send()
-        .await
-        .expect("answered");
-    assert_eq!(response.status(), 429);
-    assert_eq!(response.headers()["retry-after"], "1");
-    assert_eq!(caller.get("/v1/users").await.0, 200);
-    assert_eq!(
-        caller.sim.request_count("GET", "/prod/ticketing/v1/users"),
-        2
-    );
-}
-
-/// A local receiver for webhook tests: echoes the challenge when `echo` is true.
-async fn webhook_receiver(echo: bool) -> (String, tokio::task::JoinHandle<()>) {
+/// A local receiver for webhook tests: echoes the challenge when `echo` is true and the
+/// signature is `s3cret`; accepts every POST.
+pub(super) async fn webhook_receiver(echo: bool) -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind receiver");
@@ -349,69 +298,27 @@ async fn webhook_receiver(echo: bool) -> (String, tokio::task::JoinHandle<()>) {
     (url, server)
 }
 
-#[tokio::test]
-async fn webhook_is_registered_only_when_the_receiver_echoes_the_challenge() {
-    let caller = Caller::start().await;
-    let (bad_url, _bad) = webhook_receiver(false).await;
-    let (good_url, _good) = webhook_receiver(true).await;
-
-    let (refused, body) = caller
+/// Register `url` for `item` through the API (the receiver must echo the challenge).
+pub(super) async fn register(caller: &Caller, item: &str, url: &str) {
+    let (status, body) = caller
         .post(
             "/v1/webhooks",
-            json!({ "item": "reply", "url": bad_url, "secret": "s3cret" }),
+            json!({ "item": item, "url": url, "secret": "s3cret" }),
         )
         .await;
-    let (accepted, _) = caller
-        .post(
-            "/v1/webhooks",
-            json!({ "item": "reply", "url": good_url, "secret": "s3cret" }),
-        )
-        .await;
-
-    assert_eq!(
-        (refused, first_error_code(&body)),
-        (400, "webhook_verification_failed")
-    );
-    assert_eq!(accepted, 201);
-    assert_eq!(caller.sim.webhooks().len(), 1);
-    let (_, listed) = caller.get("/v1/webhooks").await;
-    assert_eq!(listed["data"][0]["url"], good_url.as_str());
+    assert_eq!(status, 201, "{body}");
 }
 
-#[tokio::test]
-async fn agent_answer_is_announced_to_reply_webhooks() {
-    let caller = Caller::start().await;
-    let (url, _receiver) = webhook_receiver(true).await;
-    let (status, _) = caller
-        .post(
-            "/v1/webhooks",
-            json!({ "item": "reply", "url": url, "secret": "s3cret" }),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let user = caller.new_user().await;
-    let ticket = caller.new_ticket(user).await;
-
-    let reply = caller
-        .sim
-        .add_agent_answer(ticket, "hello")
-        .expect("ticket exists");
-
+/// The deliveries once at least `count` were made (or what there is after five seconds).
+pub(super) async fn deliveries_after(sim: &InbentaSim, count: usize) -> Vec<SimDelivery> {
     let deadline = Instant::now() + Duration::from_secs(5);
-    while caller.sim.deliveries().is_empty() && Instant::now() < deadline {
-        tokio::task::yield_now().await;
+    while sim.deliveries().len() < count && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let deliveries = caller.sim.deliveries();
-    assert_eq!(deliveries.len(), 1);
-    assert_eq!(deliveries[0].status, Some(200));
-    assert_eq!(deliveries[0].body[0]["id"], reply);
-    assert_eq!(deliveries[0].body[0]["parent"], ticket);
+    sim.deliveries()
 }
 
-// --- The real client against the simulator ------------------------------------------------------
-
-fn client_for(sim: &InbentaSim) -> InbentaClient {
+pub(super) fn client_for(sim: &InbentaSim) -> InbentaClient {
     InbentaClient::new(&InbentaConfig {
         auth_url: url::Url::parse(&sim.auth_url()).expect("sim URL"),
         api_key: Some(SecretString::from(API_KEY)),
@@ -419,159 +326,4 @@ fn client_for(sim: &InbentaSim) -> InbentaClient {
         ..InbentaConfig::default()
     })
     .expect("client builds")
-}
-
-#[tokio::test]
-async fn inbenta_client_runs_a_whole_ticket_flow_against_the_simulator() {
-    let sim = InbentaSim::start_with(InbentaSimOptions {
-        apis_in_auth_answer: false,
-        ..InbentaSimOptions::default()
-    })
-    .await
-    .expect("simulator starts");
-    let client = client_for(&sim);
-    let address = "62812@whatsapp.invalid";
-
-    assert_eq!(client.find_user(address).await.expect("lookup"), None);
-    let user = client.create_user("Ana", address).await.expect("user");
-    assert_eq!(
-        client.find_user(address).await.expect("lookup"),
-        Some(user.clone())
-    );
-    let media = client
-        .upload_media(&MediaFile {
-            filename: "photo.jpg".into(),
-            mime_type: "image/jpeg".into(),
-            bytes: vec![7; 1000],
-        })
-        .await
-        .expect("media");
-    let ticket = client
-        .create_ticket(&NewTicket {
-            title: "WhatsApp Ana".into(),
-            creator: user.clone(),
-            message_html: "<p>hello</p>".into(),
-            queue: Some(2),
-            source: None,
-            attachments: vec![media.clone()],
-            external_id: "wa:x:62812".into(),
-        })
-        .await
-        .expect("ticket");
-    assert_eq!(
-        client.find_ticket("wa:x:62812").await.expect("lookup"),
-        Some(ticket.clone())
-    );
-
-    sim.expire_all_tokens();
-    let reply = NewReply {
-        creator: user.clone(),
-        message_html: "second".into(),
-        attachments: vec![],
-    };
-    client
-        .add_reply(&ticket, &reply)
-        .await
-        .expect("reply after re-auth");
-    let ticket_id: i64 = ticket.as_str().parse().expect("numeric");
-    sim.add_agent_answer(ticket_id, "<p>answer</p>")
-        .expect("ticket exists");
-    client
-        .set_ticket_status(&ticket, 3)
-        .await
-        .expect("status set");
-
-    let replies = client.list_replies(&ticket).await.expect("replies");
-    assert_eq!(
-        replies.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(),
-        ["reply", "answer"]
-    );
-    assert_eq!(
-        replies[1].creator,
-        Some(ExternalId::new(AGENT_USER_ID.to_string()))
-    );
-    assert_eq!(
-        client.ticket_status(&ticket).await.expect("status"),
-        Some(3)
-    );
-    let stored = sim.ticket(ticket_id).expect("stored");
-    assert_eq!(stored.attachments, vec![media.to_string()]);
-    assert_eq!(stored.queue, Some(2));
-    assert_eq!(sim.media()[0].size_bytes, 1000);
-    assert_eq!(sim.request_count("GET", "/v1/apis"), 2);
-}
-
-#[tokio::test]
-async fn inbenta_client_classifies_simulator_refusals() {
-    let sim = InbentaSim::start().await.expect("simulator starts");
-    let client = client_for(&sim);
-
-    sim.fail_next("GET", "/prod/ticketing/v1/users", 503, 1);
-    let unavailable = client.find_user("a@x.invalid").await.expect_err("503");
-    let unknown_creator = client
-        .create_ticket(&NewTicket {
-            title: "t".into(),
-            creator: ExternalId::new("424242"),
-            message_html: "hi".into(),
-            queue: None,
-            source: None,
-            attachments: vec![],
-            external_id: "e".into(),
-        })
-        .await
-        .expect_err("unknown creator");
-    let missing = client
-        .ticket_status(&ExternalId::new("999999"))
-        .await
-        .expect_err("unknown ticket");
-
-    assert!(
-        matches!(unavailable, ConnectorError::Transient { .. }),
-        "{unavailable:?}"
-    );
-    assert!(
-        matches!(
-            unknown_creator,
-            ConnectorError::Permanent {
-                status: Some(400),
-                ..
-            }
-        ),
-        "{unknown_creator:?}"
-    );
-    assert!(unknown_creator.to_string().contains("user_not_found"));
-    assert!(
-        matches!(missing, ConnectorError::NotFound { .. }),
-        "{missing:?}"
-    );
-}
-
-#[tokio::test]
-async fn largest_file_the_client_accepts_fits_the_ten_megabyte_payload_limit() {
-    let sim = InbentaSim::start().await.expect("simulator starts");
-    let client = client_for(&sim);
-    let file = MediaFile {
-        filename: "largest.bin".into(),
-        mime_type: "application/octet-stream".into(),
-        bytes: vec![0xAB; client.max_attachment_bytes()],
-    };
-
-    client
-        .upload_media(&file)
-        .await
-        .expect("accepted by the simulator");
-
-    assert_eq!(sim.media()[0].size_bytes, client.max_attachment_bytes());
-}
-
-#[tokio::test]
-async fn cleared_failures_do_not_fire() {
-    let caller = Caller::start().await;
-    caller
-        .sim
-        .fail_next("GET", "/prod/ticketing/v1/users", 503, 5);
-
-    caller.sim.clear_failures();
-
-    assert_eq!(caller.get("/v1/users").await.0, 200);
 }

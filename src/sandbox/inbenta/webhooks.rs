@@ -2,7 +2,7 @@
 
 use super::checks::{Answer, SimError, authorize, body_object, ok, required_text};
 use super::routes::SimState;
-use super::state::{AGENT_USER_ID, Shared, WebhookRecord, now, random_hex};
+use super::state::{Shared, WebhookRecord, random_hex};
 use super::{SimDelivery, SimWebhook};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -10,7 +10,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-/// Items a webhook may be registered for.
 /// Items a webhook may be registered for.
 const WEBHOOK_ITEMS: [&str; 7] = [
     "alert",
@@ -113,6 +112,22 @@ pub(super) async fn verify_receiver(
     Ok(())
 }
 
+/// Announce a change to the webhooks registered for `item`, in the background, unless webhooks
+/// are paused (then the announcement is lost, as during a real outage). Outside a Tokio runtime
+/// nothing is sent.
+pub(super) fn announce(state: &SimState, item: &'static str, events: Value) {
+    if state.with(|data| data.webhooks_paused) {
+        tracing::debug!(
+            item,
+            "Simulated Inbenta webhooks are paused; change not announced."
+        );
+        return;
+    }
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(deliver(std::sync::Arc::clone(state), item, events));
+    }
+}
+
 /// POST `events` (a JSON array) to every webhook registered for `item`, recording the outcome.
 pub(super) async fn deliver(state: SimState, item: &'static str, events: Value) {
     let targets: Vec<(String, String)> = state.with(|data| {
@@ -143,14 +158,25 @@ pub(super) async fn deliver(state: SimState, item: &'static str, events: Value) 
     }
 }
 
-/// The event Inbenta sends when something changes: ids only.
-pub(super) fn change_event(id: i64, item: &str, action: &str, parent: Option<i64>) -> Value {
+/// What changed, for [`change_event`].
+pub(super) struct Change<'a> {
+    pub(super) id: i64,
+    pub(super) item: &'a str,
+    pub(super) action: &'a str,
+    /// The ticket, for replies.
+    pub(super) parent: Option<i64>,
+    /// The user who made the change.
+    pub(super) actor: i64,
+}
+
+/// The event Inbenta sends when something changes: ids only, as a one-event batch.
+pub(super) fn change_event(state: &Shared, change: Change<'_>) -> Value {
     json!([{
-        "id": id,
-        "item": item,
-        "action": action,
-        "timestamp": now(),
-        "actor": AGENT_USER_ID,
-        "parent": parent,
+        "id": change.id,
+        "item": change.item,
+        "action": change.action,
+        "timestamp": state.with(|data| data.now()),
+        "actor": change.actor,
+        "parent": change.parent,
     }])
 }

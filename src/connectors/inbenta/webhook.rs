@@ -1,0 +1,151 @@
+//! Inbenta webhooks: registering the bridge's `reply` webhook and reading deliveries.
+//!
+//! A delivery is a JSON array of thin events `{id, item, action, timestamp, actor, parent}`
+//! (CONTRACTS §3.3); the bridge reads the ticket itself, so only ids are kept. Events about
+//! replies and tickets are kept, the rest (users, queues, media...) are dropped.
+
+use super::client::{InbentaClient, VENDOR, error_from_response, to_json};
+use super::loose_json::{first_id, first_instant, id_of};
+use super::wire::{MaybeWrapped, RegisterWebhookRequest, WebhookDto};
+use crate::connectors::{ConnectorError, HelpdeskEvent, Registration, WebhookError};
+use crate::domain::TicketActivity;
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+
+/// The webhook item the bridge registers: new replies on tickets.
+const REPLY_ITEM: &str = "reply";
+
+impl InbentaClient {
+    pub(super) async fn ensure_reply_webhook(
+        &self,
+        url: &str,
+        secret: &SecretString,
+    ) -> Result<Registration, ConnectorError> {
+        let listed: MaybeWrapped<Vec<WebhookDto>> =
+            self.call(Method::GET, &["webhooks"], &[], None).await?;
+        let exists = listed.into_inner().iter().any(|hook| {
+            hook.item
+                .as_deref()
+                .is_some_and(|item| item.trim().eq_ignore_ascii_case(REPLY_ITEM))
+                && hook.url.as_deref().is_some_and(|u| same_url(u, url))
+        });
+        if exists {
+            tracing::debug!(vendor = VENDOR, "Inbenta reply webhook already registered.");
+            return Ok(Registration::AlreadyRegistered);
+        }
+        let body = to_json(&RegisterWebhookRequest {
+            item: REPLY_ITEM,
+            url,
+            secret: secret.expose_secret(),
+        })?;
+        // Inbenta checks the URL answers its challenge before it answers this call.
+        let response = self
+            .send(Method::POST, &["webhooks"], &[], Some(body))
+            .await?;
+        if !response.status().is_success() {
+            return Err(error_from_response(response).await);
+        }
+        tracing::info!(vendor = VENDOR, "Inbenta reply webhook registered.");
+        Ok(Registration::Created)
+    }
+}
+
+/// Equal as URLs (scheme and host case, default ports), or as trimmed text.
+fn same_url(listed: &str, wanted: &str) -> bool {
+    let (listed, wanted) = (listed.trim(), wanted.trim());
+    match (url::Url::parse(listed), url::Url::parse(wanted)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => listed == wanted,
+    }
+}
+
+/// Parse a delivery: a JSON array of events, or a single event object. `now` stands in for a
+/// missing or unreadable `timestamp`.
+pub(super) fn parse_events(
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Vec<HelpdeskEvent>, WebhookError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| WebhookError::InvalidJson(e.to_string()))?;
+    let entries: Vec<&Value> = match &value {
+        Value::Array(items) => items.iter().collect(),
+        Value::Object(_) => vec![&value],
+        _ => {
+            return Err(WebhookError::Unrecognized(
+                "an Inbenta webhook delivery is a JSON array of events".into(),
+            ));
+        }
+    };
+    let mut events = Vec::with_capacity(entries.len());
+    let mut dropped = 0;
+    for (index, entry) in entries.into_iter().enumerate() {
+        let Value::Object(entry) = entry else {
+            return Err(unrecognized(index, "is not an object"));
+        };
+        match event_of(entry, now).map_err(|why| unrecognized(index, why))? {
+            Some(event) => events.push(event),
+            None => dropped += 1,
+        }
+    }
+    if dropped > 0 {
+        tracing::debug!(
+            vendor = VENDOR,
+            dropped,
+            kept = events.len(),
+            "Ignored Inbenta webhook events about items other than replies and tickets."
+        );
+    }
+    Ok(events)
+}
+
+fn unrecognized(index: usize, why: &str) -> WebhookError {
+    WebhookError::Unrecognized(format!("Inbenta webhook event {index} {why}"))
+}
+
+/// One event; `Ok(None)` for items the bridge does not follow.
+fn event_of(
+    entry: &Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<Option<HelpdeskEvent>, &'static str> {
+    let item = match entry.get("item") {
+        Some(Value::String(item)) if !item.trim().is_empty() => item.trim().to_ascii_lowercase(),
+        _ => return Err("has no `item`"),
+    };
+    if item != "reply" && item != "ticket" {
+        return Ok(None);
+    }
+    let id = entry.get("id").and_then(id_of).ok_or("has no `id`")?;
+    let action = match entry.get("action") {
+        Some(Value::String(action)) if !action.trim().is_empty() => {
+            action.trim().to_ascii_lowercase()
+        }
+        _ => return Err("has no `action`"),
+    };
+    let ticket = if item == "reply" {
+        first_id(entry, &["parent"]).ok_or("is a reply without its ticket (`parent`)")?
+    } else {
+        id.clone()
+    };
+    let timestamp = first_instant(entry, &["timestamp"]);
+    // A reply or ticket is added (or removed) once, but a ticket is updated many times: its
+    // updates are told apart by their time, so a second status change is not taken for a
+    // redelivery of the first.
+    let dedupe_key = match timestamp {
+        Some(at) if action != "add" && action != "remove" => {
+            format!("inbenta:{item}:{id}:{action}:{}", at.timestamp_millis())
+        }
+        _ => format!("inbenta:{item}:{id}:{action}"),
+    };
+    Ok(Some(HelpdeskEvent {
+        dedupe_key,
+        occurred_at: timestamp.unwrap_or(now),
+        activity: TicketActivity {
+            ticket,
+            item,
+            action,
+            object_id: id,
+        },
+    }))
+}
