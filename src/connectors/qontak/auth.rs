@@ -20,6 +20,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use tokio::sync::Mutex;
 use url::Url;
 
+/// After a failed early refresh, the next early attempt waits this long.
+const EARLY_RETRY_SECS: i64 = 300;
 /// Refresh at most this long before the announced expiry...
 const REFRESH_MARGIN_SECS: i64 = 3600;
 /// ...or when less than this share of the lifetime is left, for short-lived tokens.
@@ -105,6 +107,8 @@ pub(super) struct TokenManager {
     store_key: String,
     /// `None` until the first call loads the tokens.
     tokens: Mutex<Option<Tokens>>,
+    /// Unix seconds of the last failed early refresh (0: none).
+    early_failed_at: AtomicI64,
     pub(super) clock: Clock,
 }
 
@@ -124,6 +128,7 @@ impl TokenManager {
             store,
             store_key,
             tokens: Mutex::new(None),
+            early_failed_at: AtomicI64::new(0),
             clock: Clock::default(),
         }
     }
@@ -141,12 +146,17 @@ impl TokenManager {
         }
         let current = guard.as_ref().cloned().ok_or_else(no_token)?;
         let now = self.clock.now();
+        let early_retry_at = self.early_failed_at.load(Ordering::Relaxed) + EARLY_RETRY_SECS;
         match &current.access {
             Some(access) if !current.refresh_due(now) => return Ok(access.clone()),
+            Some(access) if !current.expired(now) && now < early_retry_at => {
+                return Ok(access.clone());
+            }
             Some(access) if !current.expired(now) => match self.refresh(&current).await {
                 Ok(fresh) => *guard = Some(fresh),
                 // The current token still works for a little while: keep using it.
                 Err(err) => {
+                    self.early_failed_at.store(now, Ordering::Relaxed);
                     tracing::warn!(vendor = VENDOR, channel = %self.settings.channel, error = %err, "Early Qontak token refresh failed; the current token is used until it expires.");
                     return Ok(access.clone());
                 }

@@ -199,8 +199,8 @@ impl ChannelConnector for QontakChannel {
         for room in &parsed.rooms {
             self.rooms.remember(room);
         }
-        if let Some(foreign) = parsed.foreign_integration {
-            tracing::debug!(channel = %self.id, integration = %foreign, "Qontak webhook for another channel integration ignored.");
+        if let Some(reason) = parsed.ignored {
+            tracing::debug!(channel = %self.id, reason = %reason, "Qontak webhook for a room of another channel ignored.");
         }
         Ok(parsed.events)
     }

@@ -10,6 +10,7 @@
 
 use super::channel::QontakChannel;
 use super::convert::{self, Author};
+use super::rooms::not_ours;
 use super::wire::{Envelope, QRoom};
 use crate::connectors::{ConnectorError, PollBatch};
 use crate::domain::InboundEvent;
@@ -91,9 +92,12 @@ impl QontakChannel {
             let next = page.next_cursor();
             let mut any_recent = false;
             for room in page.data {
-                self.rooms.remember(&room);
-                if let Some(at) = activity_time(&room).filter(|at| *at >= since) {
-                    any_recent = true;
+                let Some(at) = activity_time(&room).filter(|at| *at >= since) else {
+                    continue;
+                };
+                any_recent = true;
+                if not_ours(&room, self.integration.as_deref()).is_none() {
+                    self.rooms.remember(&room);
                     active.push((at, room));
                 }
             }

@@ -115,6 +115,22 @@ impl RoomCache {
     }
 }
 
+/// Why `room` is not one of this channel's conversations: it belongs to another channel
+/// integration than the configured one, or to another channel than WhatsApp. `None` when it is
+/// ours (or nothing says otherwise).
+pub(super) fn not_ours(room: &QRoom, integration: Option<&str>) -> Option<String> {
+    if let Some(channel) = room.channel.as_deref().map(str::to_ascii_lowercase)
+        && !channel.is_empty()
+        && !channel.starts_with("wa")
+        && !channel.starts_with("whatsapp")
+    {
+        return Some(format!("channel {channel}"));
+    }
+    let configured = integration.filter(|i| !i.trim().is_empty())?;
+    let theirs = room.channel_integration_id.as_deref()?;
+    (theirs != configured).then(|| format!("channel integration {theirs}"))
+}
+
 impl RoomLookup for RoomCache {
     fn room_for_phone(&self, phone: &str) -> Option<String> {
         self.with(|known| known.by_phone.get(phone).cloned())

@@ -13,6 +13,7 @@
 //! (each deduplicated on its own key). A `data` wrapper is unwrapped.
 
 use super::convert::{self, Author};
+use super::rooms::not_ours;
 use super::wire::{QMessage, QRoom, text_of};
 use crate::connectors::WebhookError;
 use crate::domain::{ConversationKey, EventKind, InboundEvent};
@@ -29,8 +30,8 @@ pub(super) struct ParsedWebhook {
     pub(super) events: Vec<InboundEvent>,
     /// Rooms embedded in the body, to remember their session state.
     pub(super) rooms: Vec<QRoom>,
-    /// Set when the body belongs to another channel integration than the configured one.
-    pub(super) foreign_integration: Option<String>,
+    /// Why the body was ignored: its room belongs to another channel or integration.
+    pub(super) ignored: Option<String>,
 }
 
 /// Room lookups the parser may use (phone → room) without knowing the cache's type.
@@ -39,7 +40,8 @@ pub(super) trait RoomLookup {
 }
 
 /// Parse one body. `integration` is the configured `channel_integration_id`, if any: rooms of
-/// other integrations are acknowledged and ignored. `now` stands in for missing times.
+/// other integrations, and rooms of other channels than WhatsApp, are acknowledged and ignored.
+/// `now` stands in for missing times.
 pub(super) fn parse_body(
     body: &[u8],
     integration: Option<&str>,
@@ -64,8 +66,8 @@ pub(super) fn parse_body(
         Kind::Customer | Kind::Agent | Kind::Status | Kind::UntoldMessage => {
             let message = read_message(payload)?;
             if let Some(room) = &message.room {
-                if let Some(foreign) = foreign(room, integration) {
-                    parsed.foreign_integration = Some(foreign);
+                if let Some(reason) = not_ours(room, integration) {
+                    parsed.ignored = Some(reason);
                     return Ok(parsed);
                 }
                 parsed.rooms.push(room.clone());
@@ -76,8 +78,8 @@ pub(super) fn parse_body(
         Kind::RoomResolved => {
             let (event, room) = resolved(payload, now)?;
             if let Some(room) = room {
-                if let Some(foreign) = foreign(&room, integration) {
-                    parsed.foreign_integration = Some(foreign);
+                if let Some(reason) = not_ours(&room, integration) {
+                    parsed.ignored = Some(reason);
                     return Ok(parsed);
                 }
                 parsed.rooms.push(room);
@@ -204,13 +206,6 @@ fn message_events(
         }
     }
     Ok(events)
-}
-
-/// The integration of `room` when it is not the configured one.
-fn foreign(room: &QRoom, integration: Option<&str>) -> Option<String> {
-    let configured = integration.filter(|i| !i.trim().is_empty())?;
-    let theirs = room.channel_integration_id.as_deref()?;
-    (theirs != configured).then(|| theirs.to_owned())
 }
 
 /// `{room_id | id | room{…}, resolved_at | room.resolved_at | updated_at}`.

@@ -119,6 +119,9 @@ pub(super) struct QRoom {
     pub(super) status: Option<String>,
     #[serde(default, deserialize_with = "lenient_tags")]
     pub(super) tags: Vec<String>,
+    /// `wa`, `wa_cloud`, `ig`, `fb`, `telegram`… (an organisation's webhooks cover them all).
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub(super) channel: Option<String>,
     /// The customer's phone number for WhatsApp rooms.
     #[serde(default, deserialize_with = "lenient_string")]
     pub(super) account_uniq_id: Option<String>,

@@ -116,3 +116,27 @@ async fn many_rooms_come_in_batches_until_none_is_left() {
     assert!(polls >= 2, "27 rooms do not fit in one batch");
     assert_eq!(seen, expected);
 }
+
+#[tokio::test]
+async fn rooms_of_another_channel_integration_are_not_polled() {
+    let sim = QontakSim::start().await.unwrap();
+    let room = sim.add_room("628111222333", "Siti");
+    sim.customer_text(&room, "Halo");
+    let config = super::settings(
+        &sim.base_url(),
+        serde_json::json!({"access_token": sim.access_token(), "refresh_token": sim.refresh_token(),
+                           "channel_integration_id": "another-integration"}),
+    );
+    let channel =
+        crate::connectors::qontak::QontakChannel::new(&config, Arc::new(MemoryCredentials::new()))
+            .unwrap();
+    let batch = channel
+        .poll(Utc::now() - Duration::minutes(1))
+        .await
+        .unwrap();
+    assert!(batch.events.is_empty(), "{:?}", batch.events);
+    assert_eq!(
+        sim.request_count("GET", &format!("rooms/{room}/histories")),
+        0
+    );
+}

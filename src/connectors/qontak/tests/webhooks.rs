@@ -284,7 +284,7 @@ fn room_tags_and_session_are_taken_from_the_room() {
 }
 
 #[test]
-fn rooms_of_another_channel_integration_are_ignored() {
+fn rooms_of_another_integration_or_channel_are_ignored() {
     let channel = channel_at(OFFLINE, json!({"channel_integration_id": "mine"}));
     let body = fixture!("qontak_webhook_receive_message_from_customer_text_2021doc.json");
     assert!(channel.parse_webhook(body.as_bytes()).unwrap().is_empty());
@@ -293,6 +293,16 @@ fn rooms_of_another_channel_integration_are_ignored() {
         json!({"channel_integration_id": "b3a2ee0b-7dac-47b8-a115-7bc63abf8f15"}),
     );
     assert_eq!(ours.parse_webhook(body.as_bytes()).unwrap().len(), 1);
+
+    let mut instagram: Value = serde_json::from_str(body).unwrap();
+    instagram["room"]["channel"] = json!("ig");
+    let any_integration = channel_at(OFFLINE, json!({}));
+    assert!(
+        any_integration
+            .parse_webhook(&bytes(&instagram))
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
