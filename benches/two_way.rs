@@ -112,7 +112,13 @@ webhook_secret = "{SECRET}"
     for t in 0..tickets {
         let wa_id = format!("49170{t:05}");
         let body = onprem_text_webhook(&wa_id, "Bench", &format!("wamid.open.{t}"), "hello");
-        let status = client.post(&webhook).json(&body).send().await.expect("post").status();
+        let status = client
+            .post(&webhook)
+            .json(&body)
+            .send()
+            .await
+            .expect("post")
+            .status();
         assert_eq!(status, 200);
     }
     wait_until("tickets opened", Duration::from_secs(120), || {
@@ -155,9 +161,11 @@ webhook_secret = "{SECRET}"
             &text,
             chrono::Utc::now().timestamp(),
         );
-        wait_until("missed message on its ticket", Duration::from_secs(60), || {
-            inbenta_sim.message_count() > before
-        })
+        wait_until(
+            "missed message on its ticket",
+            Duration::from_secs(60),
+            || inbenta_sim.message_count() > before,
+        )
         .await;
         delays.push(written.elapsed());
         // Spread the samples over the polling phase.

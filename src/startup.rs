@@ -4,6 +4,7 @@
 use crate::config::{ChannelKind, Settings};
 use crate::connectors::getchat::GetchatChannel;
 use crate::connectors::inbenta::InbentaClient;
+use crate::connectors::qontak::QontakChannel;
 use crate::connectors::{
     ChannelConnector, ConnectorError, CredentialStore, Registry, TicketConnector,
 };
@@ -123,7 +124,6 @@ pub fn build_registry(
     settings: &Settings,
     credentials: Arc<dyn CredentialStore>,
 ) -> anyhow::Result<Registry> {
-    let _ = &credentials;
     let mut channels: Vec<Arc<dyn ChannelConnector>> = Vec::new();
     for channel in settings.channels.iter().filter(|c| c.enabled) {
         match channel.kind {
@@ -133,7 +133,9 @@ pub fn build_registry(
                 channels.push(Arc::new(crate::connectors::Metered::new(connector)));
             }
             ChannelKind::Qontak => {
-                tracing::warn!(channel = %channel.id, "Qontak channels are not served by this version yet; its webhooks answer 404.");
+                let connector = QontakChannel::new(channel, credentials.clone())
+                    .with_context(|| format!("channel {:?}", channel.id))?;
+                channels.push(Arc::new(crate::connectors::Metered::new(connector)));
             }
         }
     }

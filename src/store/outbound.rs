@@ -21,6 +21,8 @@ pub struct OutboundMessage {
     /// sent | delivered | read | failed | window_closed
     pub status: String,
     pub error: Option<String>,
+    /// The event that sent (or parked) it.
+    pub event_id: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -42,7 +44,7 @@ pub struct NewOutbound<'a> {
 }
 
 const OUTBOUND_COLUMNS: &str = "id, channel, conversation_key, link_id, source, part, kind, \
-    remote_id, alt_remote_id, status, error, created_at, updated_at";
+    remote_id, alt_remote_id, status, error, event_id, created_at, updated_at";
 
 /// Later statuses never overwrite further-along ones (a `delivered` arriving after `read`).
 fn status_rank(status: &str) -> i32 {
@@ -129,6 +131,17 @@ impl Store {
             .bind(message.event_id)
             .bind(now_ms())
             .execute(conn).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Forget a part (a parked answer that its redriven event has now delivered).
+    pub async fn delete_outbound_part(&self, source: &str, part: i32) -> Result<(), StoreError> {
+        on_db!(self, pool => sqlx::query("DELETE FROM outbound_messages WHERE source = $1 AND part = $2")
+            .bind(source)
+            .bind(part)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 

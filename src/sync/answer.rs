@@ -18,6 +18,9 @@ use std::sync::Arc;
 
 /// Part number of the fallback template sent in place of an answer.
 const TEMPLATE_PART: i32 = 1000;
+/// Part number marking an answer parked with a dead letter: other events leave it alone (no
+/// second dead letter, no second note); the dead letter's redrive sends it.
+const PARKED_PART: i32 = -1;
 
 /// What delivering the answers of one ticket did.
 #[derive(Debug, Default)]
@@ -114,6 +117,11 @@ impl Engine {
         if recorded.contains_key(&TEMPLATE_PART) {
             return Ok(());
         }
+        let parked = recorded.get(&PARKED_PART);
+        if parked.is_some_and(|p| p.event_id != Some(event.id)) {
+            tracing::debug!(reply_id = %reply.id, "Answer is parked with a dead letter; its redrive sends it.");
+            return Ok(());
+        }
         let recipient = recipient(link);
         let text = html_to_whatsapp(&reply.message_html);
         let mut numbers: Vec<i32> = Vec::new();
@@ -194,6 +202,41 @@ impl Engine {
             tracing::info!(reply_id = %reply.id, part = number, kind = part.body.label(), message_id = %sent.id, "Agent answer sent to the customer.");
             delivery.sent.push(sent.id.to_string());
         }
+        if parked.is_some() {
+            self.store()
+                .delete_outbound_part(&source, PARKED_PART)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Mark an answer as parked with this event's dead letter.
+    async fn park(
+        &self,
+        conversation: &ClaimedConversation,
+        event: &PendingEvent,
+        link: &Link,
+        source: &str,
+        status: &str,
+        error: &str,
+    ) -> Result<(), ProcessError> {
+        self.record_outbound(
+            conversation,
+            &NewOutbound {
+                channel: &link.channel,
+                conversation_key: &link.conversation_key,
+                link_id: Some(link.id),
+                source,
+                part: PARKED_PART,
+                kind: "parked",
+                remote_id: None,
+                alt_remote_id: None,
+                status,
+                error: Some(error),
+                event_id: event.id,
+            },
+        )
+        .await?;
         Ok(())
     }
 
@@ -228,8 +271,19 @@ impl Engine {
                 ),
                 attachments: Vec::new(),
             };
-            self.post_note(tickets, link, &note, &marker, recovery)
-                .await?;
+            // Always looked up first: a redrive that meets the closed window again adds no
+            // second note.
+            self.post_note(tickets, link, &note, &marker, true).await?;
+            let source = format!("reply:{}", reply.id);
+            self.park(
+                conversation,
+                event,
+                link,
+                &source,
+                "window_closed",
+                vendor_message,
+            )
+            .await?;
             return Err(ProcessError::Unprocessable(format!(
                 "window_closed: answer {} was not sent to {}: {vendor_message}",
                 reply.id, link.conversation_key

@@ -11,7 +11,12 @@ pub const WA_ID: &str = "4915550001";
 
 /// A customer writes; returns the ticket id once the bridge has linked it.
 pub async fn open_ticket(env: &TestEnv, app: &TestApp, wa_id: &str) -> i64 {
-    let body = onprem_text(wa_id, "Ana", &format!("wamid.open.{wa_id}"), "Hello, I need help");
+    let body = onprem_text(
+        wa_id,
+        "Ana",
+        &format!("wamid.open.{wa_id}"),
+        "Hello, I need help",
+    );
     assert_eq!(app.post_getchat(&body).await.status(), 200);
     let link = eventually("the ticket is linked", || async {
         app.links()
@@ -48,7 +53,11 @@ pub async fn sent_to(env: &TestEnv, wa_id: &str, count: usize) -> Vec<SimSentMes
 }
 
 async fn messages(app: &TestApp) -> Vec<Value> {
-    app.admin_get("/api/v1/messages").await.json().await.unwrap()
+    app.admin_get("/api/v1/messages")
+        .await
+        .json()
+        .await
+        .unwrap()
 }
 
 on_both_databases!(
@@ -83,7 +92,9 @@ on_both_databases!(
         let answer: Value = again.json().await.unwrap();
         assert_eq!(answer["stored"], 0, "{answer}");
         // A second answer: only it goes out; the first is not sent again.
-        env.inbenta.add_agent_answer(ticket, "<p>Done!</p>").unwrap();
+        env.inbenta
+            .add_agent_answer(ticket, "<p>Done!</p>")
+            .unwrap();
         let sent = sent_to(&env, WA_ID, 2).await;
         assert_eq!(sent[1].body["text"]["body"], "Done!");
         let recorded = eventually("both messages recorded", || async {
@@ -153,10 +164,22 @@ on_both_databases!(
         let png = include_bytes!("../../src/sandbox/assets/photo.png").to_vec();
         let pdf = b"%PDF-1.4 invoice".to_vec();
         env.inbenta
-            .add_agent_answer_with_attachment(ticket, "<p>Your label</p>", "label.png", "image/png", png.clone())
+            .add_agent_answer_with_attachment(
+                ticket,
+                "<p>Your label</p>",
+                "label.png",
+                "image/png",
+                png.clone(),
+            )
             .unwrap();
         env.inbenta
-            .add_agent_answer_with_attachment(ticket, "", "invoice.pdf", "application/pdf", pdf.clone())
+            .add_agent_answer_with_attachment(
+                ticket,
+                "",
+                "invoice.pdf",
+                "application/pdf",
+                pdf.clone(),
+            )
             .unwrap();
         let sent = sent_to(&env, WA_ID, 3).await;
         let kinds: Vec<&str> = sent.iter().map(|m| m.message_type.as_str()).collect();
@@ -169,7 +192,10 @@ on_both_databases!(
                 .nth(1)
                 .and_then(|rest| rest.split('?').next())
                 .expect("a get.chat media link");
-            assert_eq!(&env.getchat.media(id).expect("uploaded to get.chat").bytes, bytes);
+            assert_eq!(
+                &env.getchat.media(id).expect("uploaded to get.chat").bytes,
+                bytes
+            );
         }
         assert_eq!(sent[2].body["document"]["filename"], "invoice.pdf");
         app.stop().await;
@@ -188,7 +214,10 @@ on_both_databases!(
             .unwrap();
         let dead = app.wait_for_dead_letters().await;
         assert!(
-            dead[0]["last_error"].as_str().unwrap().starts_with("window_closed"),
+            dead[0]["last_error"]
+                .as_str()
+                .unwrap()
+                .starts_with("window_closed"),
             "{dead:?}"
         );
         let note = eventually("a note tells the agent", || async {
@@ -218,6 +247,19 @@ on_both_databases!(
             app.dead_letters().await.is_empty().then_some(())
         })
         .await;
+        let notes = env
+            .inbenta
+            .ticket(ticket)
+            .unwrap()
+            .replies
+            .into_iter()
+            .filter(|r| r.message.contains("could not be reached"))
+            .count();
+        assert_eq!(
+            notes, 1,
+            "one note, not one per event that saw the parked answer"
+        );
+        assert_eq!(env.getchat.sent_messages().len(), 1);
         app.stop().await;
     }
 );
@@ -291,9 +333,16 @@ on_both_databases!(
         .await;
         assert!(note.message.contains("131047"), "{}", note.message);
         let recorded = messages(&app).await;
-        let statuses: Vec<&str> = recorded.iter().map(|m| m["status"].as_str().unwrap()).collect();
+        let statuses: Vec<&str> = recorded
+            .iter()
+            .map(|m| m["status"].as_str().unwrap())
+            .collect();
         assert_eq!(statuses, ["failed", "read"], "newest first");
-        assert_eq!(env.getchat.sent_messages().len(), 2, "the failure note is not sent back");
+        assert_eq!(
+            env.getchat.sent_messages().len(),
+            2,
+            "the failure note is not sent back"
+        );
         app.stop().await;
     }
 );
@@ -304,7 +353,10 @@ on_both_databases!(helpdesk_webhook_handshake, |db: Db| async move {
     webhook_registered(&env).await;
     let hooks = env.inbenta.webhooks();
     assert_eq!(hooks.len(), 1);
-    assert_eq!(hooks[0].url, format!("{}/webhooks/inbenta", env.public_url()));
+    assert_eq!(
+        hooks[0].url,
+        format!("{}/webhooks/inbenta", env.public_url())
+    );
     let url = format!("{}/webhooks/inbenta", app.address);
     let good = app
         .client
@@ -345,10 +397,15 @@ on_both_databases!(helpdesk_webhook_handshake, |db: Db| async move {
     assert_eq!(garbage.status(), 400);
     // A restart does not register a second webhook.
     app.stop().await;
-    let lookups = env.inbenta.request_count("GET", "/v1/webhooks");
+    let lookups = env
+        .inbenta
+        .request_count("GET", "/prod/ticketing/v1/webhooks");
     let app = env.start_app().await;
     eventually("the restarted bridge checks its registration", || async {
-        (env.inbenta.request_count("GET", "/v1/webhooks") > lookups).then_some(())
+        (env.inbenta
+            .request_count("GET", "/prod/ticketing/v1/webhooks")
+            > lookups)
+            .then_some(())
     })
     .await;
     // Give a (wrong) second registration the time to land before looking.

@@ -27,8 +27,13 @@ on_both_databases!(
         .await;
         // A customer message whose webhook never came: only `GET messages/` knows it.
         let now = chrono::Utc::now().timestamp();
-        env.getchat
-            .add_incoming_message("4915550077", "Bea", "wamid.missed.1", "Anyone there?", now);
+        env.getchat.add_incoming_message(
+            "4915550077",
+            "Bea",
+            "wamid.missed.1",
+            "Anyone there?",
+            now,
+        );
         let ticket = eventually("the missed message became a ticket", || async {
             env.inbenta
                 .tickets()
@@ -62,7 +67,9 @@ on_both_databases!(resolution_follows_both_ways, |db: Db| async move {
     // Resolved in get.chat → ticket closed in Inbenta.
     let first = open_ticket(&env, &app, WA_ID).await;
     assert_eq!(
-        app.post_getchat(&chat_resolved_webhook(WA_ID, true)).await.status(),
+        app.post_getchat(&chat_resolved_webhook(WA_ID, true))
+            .await
+            .status(),
         200
     );
     eventually("the ticket is closed", || async {
@@ -113,8 +120,14 @@ on_both_databases!(
         })
         .await;
         let assignee = link["assignee"].as_str().unwrap();
-        assert!(assignee.contains("maria@example.com") || assignee.contains('7'), "{assignee}");
-        assert!(assignee.contains("Billing") || assignee.contains('2'), "{assignee}");
+        assert!(
+            assignee.contains("maria@example.com") || assignee.contains('7'),
+            "{assignee}"
+        );
+        assert!(
+            assignee.contains("Billing") || assignee.contains('2'),
+            "{assignee}"
+        );
         assert_eq!(link["tags"], "[\"vip\"]");
         app.stop().await;
     }
