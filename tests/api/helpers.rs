@@ -4,6 +4,7 @@
 use omnibridge::config::{self, Settings};
 use omnibridge::sandbox::getchat::GetchatSim;
 use omnibridge::sandbox::inbenta::InbentaSim;
+use omnibridge::sandbox::qontak::QontakSim;
 use omnibridge::startup::{Application, Mode};
 use serde_json::Value;
 use std::future::Future;
@@ -99,7 +100,10 @@ impl Default for AppOptions {
 pub struct TestEnv {
     pub inbenta: InbentaSim,
     pub getchat: GetchatSim,
+    pub qontak: QontakSim,
     pub options: AppOptions,
+    /// The Qontak tokens the configuration names (kept across restarts, like a config file).
+    qontak_tokens: (String, String),
     database_url: String,
     pg_schema: Option<String>,
     mappings_dir: PathBuf,
@@ -138,7 +142,10 @@ impl TestEnv {
                 .expect("shipped mappings/routes.toml")
         });
         std::fs::write(mappings_dir.join("routes.toml"), rules).expect("write rules");
+        let qontak = QontakSim::start().await.expect("qontak simulator");
         TestEnv {
+            qontak_tokens: (qontak.access_token(), qontak.refresh_token()),
+            qontak,
             inbenta: InbentaSim::start().await.expect("inbenta simulator"),
             getchat: GetchatSim::start().await.expect("get.chat simulator"),
             options,
@@ -216,7 +223,27 @@ webhook_secret = "{WEBHOOK_SECRET}"
 timeout = "5s"
 sync_resolution = {sync_resolution}
 {fallback_template}
+
+[[channels]]
+id = "jakarta"
+kind = "qontak"
+base_url = "{qontak}"
+access_token = "{qontak_access}"
+refresh_token = "{qontak_refresh}"
+client_id = "{qontak_client_id}"
+client_secret = "{qontak_client_secret}"
+channel_integration_id = "{qontak_integration}"
+webhook_secret = "{WEBHOOK_SECRET}"
+timeout = "5s"
+sync_resolution = {sync_resolution}
+{fallback_template}
 "#,
+            qontak = self.qontak.base_url(),
+            qontak_access = self.qontak_tokens.0,
+            qontak_refresh = self.qontak_tokens.1,
+            qontak_client_id = omnibridge::sandbox::qontak::CLIENT_ID,
+            qontak_client_secret = omnibridge::sandbox::qontak::CLIENT_SECRET,
+            qontak_integration = self.qontak.channel_integration_id(),
             public_url = self.public_url(),
             reconcile_interval = o.reconcile_interval,
             sync_resolution = o.sync_resolution,
@@ -300,6 +327,19 @@ impl TestApp {
             .post(url)
             .header("content-type", "application/json")
             .body(body)
+            .send()
+            .await
+            .expect("request reaches the app")
+    }
+
+    /// POST a Qontak webhook body to channel `jakarta` with the right secret.
+    pub async fn post_qontak(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!(
+                "{}/webhooks/qontak/jakarta?auth={WEBHOOK_SECRET}",
+                self.address
+            ))
+            .json(body)
             .send()
             .await
             .expect("request reaches the app")

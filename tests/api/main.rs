@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod ingest;
 mod media;
+mod qontak;
 mod reconcile;
 mod resilience;
 mod sync;
