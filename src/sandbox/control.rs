@@ -4,7 +4,8 @@
 
 use super::getchat::{GetchatSim, onprem_text_webhook};
 use super::inbenta::InbentaSim;
-use super::run::{CHANNEL_SECRET, GETCHAT_CHANNEL};
+use super::qontak::QontakSim;
+use super::run::{CHANNEL_SECRET, GETCHAT_CHANNEL, QONTAK_CHANNEL};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -18,6 +19,7 @@ pub struct SandboxContext {
     pub bridge_url: String,
     pub getchat: Arc<GetchatSim>,
     pub inbenta: Arc<InbentaSim>,
+    pub qontak: Arc<QontakSim>,
     pub client: reqwest::Client,
 }
 
@@ -36,6 +38,22 @@ impl SandboxContext {
             "the bridge answered the webhook with {status}: {answer}"
         );
         Ok(answer)
+    }
+}
+
+impl SandboxContext {
+    /// POST a Qontak webhook body to the bridge, as Qontak would.
+    pub async fn deliver_qontak_webhook(&self, body: &Value) -> anyhow::Result<()> {
+        let url = format!(
+            "{}/webhooks/qontak/{QONTAK_CHANNEL}?auth={CHANNEL_SECRET}",
+            self.bridge_url
+        );
+        let status = self.qontak.deliver(&url, body).await?;
+        anyhow::ensure!(
+            (200..300).contains(&status),
+            "the bridge answered the webhook with {status}"
+        );
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@
 use super::control::{self, SandboxContext};
 use super::getchat::GetchatSim;
 use super::inbenta::InbentaSim;
+use super::qontak::QontakSim;
 use super::walkthrough;
 use crate::startup::{Application, Mode};
 use anyhow::Context;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 /// The channel ids the sandbox configures.
 pub const GETCHAT_CHANNEL: &str = "whatsapp";
+pub const QONTAK_CHANNEL: &str = "qontak";
 pub const CHANNEL_SECRET: &str = "sandbox-webhook-secret";
 pub const ADMIN_TOKEN: &str = "sandbox-admin-token";
 const HELPDESK_SECRET: &str = "sandbox-inbenta-webhook-secret";
@@ -59,12 +61,17 @@ async fn run_in(options: &SandboxOptions, dir: &Path) -> anyhow::Result<i32> {
             .await
             .context("starting simulated Inbenta")?,
     );
+    let qontak = Arc::new(
+        QontakSim::start()
+            .await
+            .context("starting simulated Qontak")?,
+    );
     let port = match options.port {
         0 => free_port()?,
         port => port,
     };
     let mappings = mappings_dir(dir)?;
-    let config = sandbox_config(port, dir, &mappings, &getchat, &inbenta);
+    let config = sandbox_config(port, dir, &mappings, &getchat, &inbenta, &qontak);
     let config_path = dir.join("omnibridge.toml");
     std::fs::write(&config_path, &config)?;
     let settings = crate::config::load_from_str(&config, &config_path.display().to_string(), &[])
@@ -74,6 +81,7 @@ async fn run_in(options: &SandboxOptions, dir: &Path) -> anyhow::Result<i32> {
         bridge_url: bridge_url.clone(),
         getchat: getchat.clone(),
         inbenta: inbenta.clone(),
+        qontak: qontak.clone(),
         client: reqwest::Client::new(),
     });
     let app = Application::build_with_routes(
@@ -85,6 +93,7 @@ async fn run_in(options: &SandboxOptions, dir: &Path) -> anyhow::Result<i32> {
     .with_context(|| format!("starting the bridge on port {port} (choose another with --port)"))?;
     println!("omnibridge sandbox");
     println!("  simulated get.chat  {}", getchat.base_url());
+    println!("  simulated Qontak    {}", qontak.base_url());
     println!("  simulated Inbenta   {}", inbenta.auth_url());
     println!(
         "  bridge              {bridge_url}  (database and config in {})",
@@ -156,6 +165,7 @@ fn sandbox_config(
     mappings: &Path,
     getchat: &GetchatSim,
     inbenta: &InbentaSim,
+    qontak: &QontakSim,
 ) -> String {
     format!(
         r#"# Written by `omnibridge sandbox`: the bridge against simulated vendors.
@@ -187,7 +197,25 @@ base_url = "{getchat_url}"
 token = "{getchat_token}"
 webhook_secret = "{CHANNEL_SECRET}"
 sync_resolution = true
+
+[[channels]]
+id = "{QONTAK_CHANNEL}"
+kind = "qontak"
+base_url = "{qontak_url}"
+access_token = "{qontak_access}"
+refresh_token = "{qontak_refresh}"
+client_id = "{qontak_client_id}"
+client_secret = "{qontak_client_secret}"
+channel_integration_id = "{qontak_integration}"
+webhook_secret = "{CHANNEL_SECRET}"
+sync_resolution = true
 "#,
+        qontak_url = qontak.base_url(),
+        qontak_access = qontak.access_token(),
+        qontak_refresh = qontak.refresh_token(),
+        qontak_client_id = super::qontak::CLIENT_ID,
+        qontak_client_secret = super::qontak::CLIENT_SECRET,
+        qontak_integration = qontak.channel_integration_id(),
         db = dir.join("omnibridge.db").display(),
         mappings = mappings.display(),
         inbenta = inbenta.auth_url(),

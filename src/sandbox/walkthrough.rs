@@ -4,7 +4,7 @@
 
 use super::control::SandboxContext;
 use super::getchat::{WebhookMedia, onprem_media_webhook, onprem_text_webhook, sha256_hex};
-use super::run::GETCHAT_CHANNEL;
+use super::run::{GETCHAT_CHANNEL, QONTAK_CHANNEL};
 use crate::store::Link;
 use crate::sync::Engine;
 use std::future::Future;
@@ -40,7 +40,13 @@ pub async fn run(context: &SandboxContext, engine: &Engine) -> bool {
         agent_answers(context, ticket),
     )
     .await;
-    let passed = photo.is_some() && answer.is_some();
+    let room = step(
+        4,
+        "A customer writes in a Qontak room",
+        qontak_room_message(context, engine),
+    )
+    .await;
+    let passed = photo.is_some() && answer.is_some() && room.is_some();
     println!();
     if passed {
         println!("Every step succeeded.");
@@ -195,5 +201,53 @@ async fn agent_answers(context: &SandboxContext, ticket_id: i64) -> anyhow::Resu
     for line in text.lines() {
         println!("       {line}");
     }
+    Ok(())
+}
+
+async fn qontak_room_message(context: &SandboxContext, engine: &Engine) -> anyhow::Result<()> {
+    let phone = "6281234567890";
+    let room = context.qontak.add_room(phone, "Budi Santoso");
+    let text = "Halo, saya mau tanya status pesanan saya.";
+    println!("   Budi Santoso (+{phone}) writes in Qontak room {room}: \"{text}\"");
+    let body = context.qontak.customer_text(&room, text);
+    context.deliver_qontak_webhook(&body).await?;
+    let link: Link =
+        wait_for(|| async { Ok(engine.store().current_link(QONTAK_CHANNEL, &room).await?) })
+            .await?;
+    let ticket_id: i64 = link
+        .inbenta_ticket_id
+        .as_deref()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("the link names no numeric ticket id"))?;
+    let ticket = context
+        .inbenta
+        .ticket(ticket_id)
+        .ok_or_else(|| anyhow::anyhow!("simulated Inbenta has no ticket {ticket_id}"))?;
+    println!(
+        "   ✓ Inbenta ticket #{} created for the room: \"{}\" (route {:?})",
+        ticket.id,
+        ticket.title,
+        link.route.as_deref().unwrap_or("-")
+    );
+    let answer = "<p>Halo <b>Budi</b>, pesanan Anda sedang dikirim.</p>";
+    println!("   The agent answers on ticket #{ticket_id}: {answer}");
+    context
+        .inbenta
+        .add_agent_answer(ticket_id, answer)
+        .ok_or_else(|| anyhow::anyhow!("simulated Inbenta has no ticket {ticket_id}"))?;
+    let sent = wait_for(|| async {
+        Ok(context
+            .qontak
+            .sent_messages()
+            .into_iter()
+            .find(|m| m.room_id == room))
+    })
+    .await?;
+    println!(
+        "   ✓ the bridge writes into the Qontak room (message {}): {}",
+        sent.id,
+        sent.text.as_deref().unwrap_or("(a file)")
+    );
     Ok(())
 }

@@ -76,11 +76,11 @@ on_both_databases!(resolution_follows_both_ways, |db: Db| async move {
         (env.inbenta.ticket(first).unwrap().status == 3).then_some(())
     })
     .await;
+    let first_id = first.to_string();
     let link = eventually("the link is closed", || async {
-        app.links()
-            .await
-            .into_iter()
-            .find(|l| l["inbenta_ticket_id"] == first.to_string() && l["state"] == "closed")
+        app.links().await.into_iter().find(|l| {
+            l["inbenta_ticket_id"].as_str() == Some(first_id.as_str()) && l["state"] == "closed"
+        })
     })
     .await;
     assert!(link["resolved_on_channel_at"].is_i64(), "{link}");
