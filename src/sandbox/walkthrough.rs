@@ -4,6 +4,7 @@
 
 use super::control::SandboxContext;
 use super::getchat::{WebhookMedia, onprem_media_webhook, onprem_text_webhook, sha256_hex};
+use super::inbenta::SimTicket;
 use super::run::{GETCHAT_CHANNEL, QONTAK_CHANNEL};
 use crate::store::Link;
 use crate::sync::Engine;
@@ -98,19 +99,16 @@ where
     }
 }
 
-async fn customer_writes(context: &SandboxContext, engine: &Engine) -> anyhow::Result<i64> {
-    let text = "Hello! My order #1042 has not arrived yet. Can you help?";
-    println!("   {CUSTOMER_NAME} (+{CUSTOMER_WA_ID}) writes: \"{text}\"");
-    let body = onprem_text_webhook(CUSTOMER_WA_ID, CUSTOMER_NAME, "wamid.sandbox.1", text);
-    context.deliver_getchat_webhook(&body).await?;
-    println!("   get.chat delivers the webhook; the bridge stores it and answers 200.");
-    let link: Link = wait_for(|| async {
-        Ok(engine
-            .store()
-            .current_link(GETCHAT_CHANNEL, CUSTOMER_WA_ID)
-            .await?)
-    })
-    .await?;
+/// Wait until the bridge linked the conversation to a ticket; the link and the simulated ticket.
+async fn linked_ticket(
+    context: &SandboxContext,
+    engine: &Engine,
+    channel: &str,
+    conversation: &str,
+) -> anyhow::Result<(Link, SimTicket)> {
+    let link: Link =
+        wait_for(|| async { Ok(engine.store().current_link(channel, conversation).await?) })
+            .await?;
     let ticket_id: i64 = link
         .inbenta_ticket_id
         .as_deref()
@@ -121,6 +119,17 @@ async fn customer_writes(context: &SandboxContext, engine: &Engine) -> anyhow::R
         .inbenta
         .ticket(ticket_id)
         .ok_or_else(|| anyhow::anyhow!("simulated Inbenta has no ticket {ticket_id}"))?;
+    Ok((link, ticket))
+}
+
+async fn customer_writes(context: &SandboxContext, engine: &Engine) -> anyhow::Result<i64> {
+    let text = "Hello! My order #1042 has not arrived yet. Can you help?";
+    println!("   {CUSTOMER_NAME} (+{CUSTOMER_WA_ID}) writes: \"{text}\"");
+    let body = onprem_text_webhook(CUSTOMER_WA_ID, CUSTOMER_NAME, "wamid.sandbox.1", text);
+    context.deliver_getchat_webhook(&body).await?;
+    println!("   get.chat delivers the webhook; the bridge stores it and answers 200.");
+    let (link, ticket) = linked_ticket(context, engine, GETCHAT_CHANNEL, CUSTOMER_WA_ID).await?;
+    let ticket_id = ticket.id;
     println!(
         "   ✓ Inbenta ticket #{} created: \"{}\" (route {:?}, queue {})",
         ticket.id,
@@ -211,19 +220,8 @@ async fn qontak_room_message(context: &SandboxContext, engine: &Engine) -> anyho
     println!("   Budi Santoso (+{phone}) writes in Qontak room {room}: \"{text}\"");
     let body = context.qontak.customer_text(&room, text);
     context.deliver_qontak_webhook(&body).await?;
-    let link: Link =
-        wait_for(|| async { Ok(engine.store().current_link(QONTAK_CHANNEL, &room).await?) })
-            .await?;
-    let ticket_id: i64 = link
-        .inbenta_ticket_id
-        .as_deref()
-        .unwrap_or_default()
-        .parse()
-        .map_err(|_| anyhow::anyhow!("the link names no numeric ticket id"))?;
-    let ticket = context
-        .inbenta
-        .ticket(ticket_id)
-        .ok_or_else(|| anyhow::anyhow!("simulated Inbenta has no ticket {ticket_id}"))?;
+    let (link, ticket) = linked_ticket(context, engine, QONTAK_CHANNEL, &room).await?;
+    let ticket_id = ticket.id;
     println!(
         "   ✓ Inbenta ticket #{} created for the room: \"{}\" (route {:?})",
         ticket.id,

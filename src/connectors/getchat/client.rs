@@ -7,8 +7,9 @@
 use super::files::{choose_mime, media_filename, verify_checksum};
 use super::wire::{CreateMediaResponse, CreateMessageResponse, LoginRequest, LoginResponse};
 use crate::connectors::ConnectorError;
+use crate::connectors::download::read_limited;
 use crate::domain::{MediaFile, MediaRef};
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{ACCEPT, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
@@ -309,9 +310,9 @@ impl GetchatClient {
     pub(super) async fn fetch_media(&self, media: &MediaRef) -> Result<MediaFile, ConnectorError> {
         let url = self.media_url(media)?;
         let response = self.send_authed(|http| http.get(url.clone())).await?;
-        let mut response = check(response).await?;
+        let response = check(response).await?;
         let max = self.max_media_bytes;
-        let too_big = || ConnectorError::Permanent {
+        let too_big = |_| ConnectorError::Permanent {
             vendor: VENDOR,
             status: None,
             message: format!(
@@ -320,30 +321,8 @@ impl GetchatClient {
                 human_size(max)
             ),
         };
-        let announced_length = response
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if announced_length.is_some_and(|len| len > max) {
-            return Err(too_big());
-        }
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let mut bytes = Vec::with_capacity(announced_length.unwrap_or(0).min(max) as usize);
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| ConnectorError::from_transport(VENDOR, &e))?
-        {
-            if (bytes.len() + chunk.len()) as u64 > max {
-                return Err(too_big());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let download = read_limited(response, VENDOR, max, too_big).await?;
+        let (bytes, content_type) = (download.bytes, download.content_type);
         verify_checksum(media, &bytes)?;
         let mime_type = choose_mime(content_type.as_deref(), media.mime_type.as_deref());
         let filename = media_filename(media, &mime_type);

@@ -6,9 +6,10 @@
 //! is fetched there without them. Downloads stop at the client's size limit.
 
 use super::client::{InbentaClient, Target, VENDOR, error_from_response, ticketing_endpoint};
+use crate::connectors::download::read_limited;
 use crate::connectors::{ConnectorError, TicketAttachment};
 use crate::domain::MediaFile;
-use reqwest::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use reqwest::header::LOCATION;
 use reqwest::{Method, Response};
 use url::Url;
 
@@ -108,37 +109,20 @@ fn redirect_target(response: &Response, from: &Url) -> Result<Url, ConnectorErro
 
 /// Read the body up to `max` bytes and name the file.
 async fn read_file(
-    mut response: Response,
+    response: Response,
     attachment: &TicketAttachment,
     url: &Url,
     max: u64,
 ) -> Result<MediaFile, ConnectorError> {
-    let header = |name| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let content_type = header(CONTENT_TYPE);
-    let disposition = header(CONTENT_DISPOSITION);
-    let announced = header(CONTENT_LENGTH).and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(length) = announced.filter(|&length| length > max) {
-        return Err(too_large(attachment, length, max));
-    }
-    let capacity = usize::try_from(announced.unwrap_or(0).min(max)).unwrap_or(0);
-    let mut bytes = Vec::with_capacity(capacity);
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| ConnectorError::from_transport(VENDOR, &e.without_url()))?
-    {
-        let total = bytes.len() as u64 + chunk.len() as u64;
-        if total > max {
-            return Err(too_large(attachment, total, max));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+    let download = read_limited(response, VENDOR, max, |size| {
+        too_large(attachment, size, max)
+    })
+    .await?;
+    let (bytes, content_type, disposition) = (
+        download.bytes,
+        download.content_type,
+        download.content_disposition,
+    );
     let own_name = attachment
         .name
         .as_deref()

@@ -5,8 +5,8 @@
 use super::channel::QontakChannel;
 use super::client::{VENDOR, failure_of, read_json};
 use crate::connectors::ConnectorError;
+use crate::connectors::download::read_limited;
 use crate::domain::{MediaFile, MediaRef};
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use serde_json::Value;
 use url::Url;
 
@@ -37,39 +37,16 @@ impl QontakChannel {
             let failure = failure_of(response, self.client.tokens.clock.now()).await;
             return Err(failure.into_error(&format!("downloading media {}", media.id)));
         }
-        let mut response = response;
         let max = self.max_media_bytes;
-        let too_big = || {
+        let too_big = |_| {
             permanent(format!(
                 "media {} is larger than {} MB, the largest file WhatsApp allows",
                 media.id,
                 max / (1024 * 1024)
             ))
         };
-        let announced = response
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if announced.is_some_and(|len| len > max) {
-            return Err(too_big());
-        }
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let mut bytes = Vec::with_capacity(announced.unwrap_or(0).min(max) as usize);
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| ConnectorError::from_transport(VENDOR, &e))?
-        {
-            if (bytes.len() + chunk.len()) as u64 > max {
-                return Err(too_big());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let download = read_limited(response, VENDOR, max, too_big).await?;
+        let (bytes, content_type) = (download.bytes, download.content_type);
         let mime_type = choose_mime(content_type.as_deref(), media.mime_type.as_deref());
         let filename = filename_for(media, &url, &mime_type);
         Ok(MediaFile {
