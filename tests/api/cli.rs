@@ -155,3 +155,50 @@ async fn debug_logs_of_a_webhook_never_contain_its_secret() {
         "the get.chat token reached the logs"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_fetches_what_happened_before_the_first_start() {
+    let env = TestEnv::new(Db::Sqlite, AppOptions::default()).await;
+    // A customer wrote an hour ago; no webhook ever brought it.
+    let an_hour_ago = chrono::Utc::now().timestamp() - 3600;
+    env.getchat.add_incoming_message(
+        "4930077",
+        "Olga",
+        "wamid.backfill.1",
+        "Sent while the bridge was not there",
+        an_hour_ago,
+    );
+    let config = env.write_config("127.0.0.1:0");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_omnibridge"))
+        .args([
+            "backfill",
+            "--since",
+            "2h",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .output()
+        .await
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("poll:channel:sales: 1 event(s) polled, 1 new"),
+        "{stdout}"
+    );
+    // The running bridge then turns it into a ticket.
+    let app = env.start_app().await;
+    crate::helpers::eventually("the backfilled message became a ticket", || async {
+        env.inbenta
+            .tickets()
+            .into_iter()
+            .find(|t| t.message.contains("Sent while the bridge was not there"))
+    })
+    .await;
+    app.stop().await;
+}
