@@ -100,6 +100,24 @@ on_both_databases!(
             "only the agent's own answer, the echo was not noted: {replies:?}"
         );
         assert_eq!(env.qontak.sent_messages().len(), 1);
+        // At start the bridge registered its webhook URL for message and room interactions.
+        let registered = eventually("the Qontak webhooks are registered", || async {
+            let r = env.qontak.registrations();
+            (r.message_interactions.is_some() && r.room_interactions.is_some()).then_some(r)
+        })
+        .await;
+        let expected = format!(
+            "{}/webhooks/qontak/jakarta?auth={}",
+            env.public_url(),
+            crate::helpers::WEBHOOK_SECRET
+        );
+        for registration in [
+            &registered.message_interactions,
+            &registered.room_interactions,
+        ] {
+            let body = registration.as_ref().expect("registered").to_string();
+            assert!(body.contains(&expected), "{body}");
+        }
         app.stop().await;
     }
 );

@@ -1,11 +1,14 @@
 //! Catch-up polling: tickets Inbenta reports as updated (a new reply, a status change, a new
 //! classification all move `last_update`; CONTRACTS §3.3).
 //!
-//! `GET /v1/tickets?sort=last_update&order=asc&last_update_from=<unix s>&length=<n>`, oldest
-//! change first. Pages are read by moving `last_update_from` to the newest change of the page
-//! read (keyset paging), so tickets updated while paging cannot shift others out of view.
+//! `GET /v1/tickets?sort=last_update&order=asc&last_update_from=<unix s>&length=<n>&page=<k>`,
+//! oldest change first. Pages are read by moving `last_update_from` to the newest change of the
+//! page read (keyset paging), so tickets updated while paging cannot shift others out of view;
+//! when a whole page shares one second (`last_update` has no finer grain), the next page of that
+//! same second is asked for by number instead, so a burst of more than a page in one second is
+//! read whole.
 //! Deployments that ignore the sort or the filter are handled too: every answer is filtered and
-//! sorted here again, and paging stops as soon as a page brings nothing new.
+//! sorted here again, and paging stops when a numbered page brings nothing new.
 
 use super::client::{InbentaClient, VENDOR};
 use super::loose_json::{first_id, first_instant};
@@ -29,11 +32,14 @@ impl InbentaClient {
     ) -> Result<Vec<TicketSummary>, ConnectorError> {
         let length = PAGE_LENGTH.to_string();
         let mut from = since.timestamp();
+        // Page number within `from` (more than a page of tickets may share one second).
+        let mut page_in_second: usize = 1;
         let mut seen = HashSet::new();
         let mut found = Vec::new();
         let mut unreadable = 0;
         for page in 1..=MAX_PAGES {
             let from_text = from.to_string();
+            let page_text = page_in_second.to_string();
             let answer: MaybeWrapped<Vec<Value>> = self
                 .call(
                     Method::GET,
@@ -43,6 +49,7 @@ impl InbentaClient {
                         ("order", "asc"),
                         ("last_update_from", &from_text),
                         ("length", &length),
+                        ("page", &page_text),
                     ],
                     None,
                 )
@@ -50,6 +57,7 @@ impl InbentaClient {
             let entries = answer.into_inner();
             let listed = entries.len();
             let mut new = 0;
+            let page_from = from;
             for entry in &entries {
                 let Some(summary) = summary_of(entry) else {
                     unreadable += 1;
@@ -64,8 +72,15 @@ impl InbentaClient {
                     found.push(summary);
                 }
             }
-            if listed < PAGE_LENGTH || new == 0 {
+            // A short page is the last; a page of nothing new while already paging by number
+            // means the deployment ignores `page` (stop rather than read it again).
+            if listed < PAGE_LENGTH || (new == 0 && page_in_second > 1) {
                 break;
+            }
+            if from == page_from {
+                page_in_second += 1;
+            } else {
+                page_in_second = 1;
             }
             if page == MAX_PAGES {
                 tracing::warn!(

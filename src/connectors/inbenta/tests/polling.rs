@@ -123,7 +123,8 @@ async fn paging_stops_when_the_api_repeats_the_same_page() {
     Mock::given(method("GET"))
         .and(path("/prod/ticketing/v1/tickets"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": page })))
-        .expect(2)
+        // The first page; the same second again; its page 2 (also the same): stop.
+        .expect(3)
         .mount(&server)
         .await;
 
@@ -133,4 +134,46 @@ async fn paging_stops_when_the_api_repeats_the_same_page() {
         .expect("polled");
 
     assert_eq!(updated.len(), PAGE_LENGTH);
+}
+
+#[tokio::test]
+async fn more_than_a_page_of_tickets_in_one_second_is_read_whole() {
+    let server = MockServer::start().await;
+    mount_auth(&server, "token-1", None).await;
+    let tickets = |range: std::ops::Range<i64>| -> Vec<Value> {
+        range
+            .map(|n| json!({ "id": n, "last_update": 1_717_000_001 }))
+            .collect()
+    };
+    Mock::given(method("GET"))
+        .and(path("/prod/ticketing/v1/tickets"))
+        .and(query_param("page", "1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "data": tickets(0..PAGE_LENGTH as i64) })),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/prod/ticketing/v1/tickets"))
+        .and(query_param("page", "2"))
+        .and(query_param("last_update_from", "1717000001"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({ "data": tickets(PAGE_LENGTH as i64..PAGE_LENGTH as i64 + 30) }),
+            ),
+        )
+        .mount(&server)
+        .await;
+
+    let updated = client_for(&server)
+        .updated_tickets(at(1_717_000_000))
+        .await
+        .expect("polled");
+
+    assert_eq!(
+        updated.len(),
+        PAGE_LENGTH + 30,
+        "a burst in one second is read whole"
+    );
 }
