@@ -158,8 +158,11 @@ impl Engine {
             return Ok(report);
         };
         let result = async {
+            // The first page reaches back by the overlap; later pages go on from the newest
+            // event of the page before, so a backlog inside the overlap cannot hold the poll.
+            let mut request_from = since - OVERLAP_MS;
             while report.pages < MAX_PAGES {
-                let batch = channel.poll(at_ms(since - OVERLAP_MS)).await?;
+                let batch = channel.poll(at_ms(request_from)).await?;
                 report.pages += 1;
                 report.polled += batch.events.len();
                 if !batch.events.is_empty() {
@@ -173,15 +176,15 @@ impl Engine {
                     progress(&report);
                 }
                 let newest = batch.newest.map(|t| t.timestamp_millis());
-                let moved = newest.is_some_and(|n| n > since);
                 if let Some(newest) = newest.filter(|n| *n > since) {
                     self.store()
                         .advance_cursor(&name, &self.inner.owner, newest)
                         .await?;
                     since = newest;
                 }
-                if !batch.more || !moved {
-                    break;
+                match newest.filter(|n| *n > request_from) {
+                    Some(newest) if batch.more => request_from = newest,
+                    _ => break,
                 }
             }
             Ok::<_, ReconcileError>(())
