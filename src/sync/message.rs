@@ -44,23 +44,10 @@ impl Processed {
         }
     }
 
-    /// Events this version stores but does not act on (statuses are recorded by the caller).
+    /// Events this version stores but does not act on.
     pub fn stored_only(event: &PendingEvent) -> Self {
-        let state = if event.kind == "status" {
-            "done"
-        } else {
-            "skipped"
-        };
-        if state == "skipped" {
-            tracing::debug!(kind = %event.kind, "Event kept in the store; this version does not act on it.");
-        }
-        Processed {
-            state,
-            outcome: json!({ "stored": event.kind }),
-            link_writes: Vec::new(),
-            effects: Vec::new(),
-            status_update: None,
-        }
+        tracing::debug!(kind = %event.kind, "Event kept in the store; this version does not act on it.");
+        Processed::skipped(json!({ "stored": event.kind }))
     }
 }
 
