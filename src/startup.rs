@@ -209,6 +209,12 @@ impl Application {
             RULES_POLL,
             shutdown.clone(),
         ));
+        tasks.push(
+            engine
+                .start_heartbeat()
+                .await
+                .context("announcing this process in the database")?,
+        );
         tasks.push(engine.spawn_sweeper());
         tasks.push(engine.spawn_reconciler());
         let handler: Arc<dyn DrainHandler> = Arc::new(engine.clone());
@@ -366,6 +372,7 @@ fn engine_settings(settings: &Settings) -> EngineSettings {
         },
         sweep_interval: settings.worker.sweep_interval,
         reconcile_interval: settings.worker.reconcile_interval,
+        concurrency: settings.worker.concurrency,
         channels: settings
             .channels
             .iter()

@@ -49,6 +49,10 @@ impl<T: ChannelConnector> ChannelConnector for Metered<T> {
         self.inner.vendor()
     }
 
+    fn id_rules(&self) -> crate::domain::admit::IdRules {
+        self.inner.id_rules()
+    }
+
     fn parse_webhook(&self, body: &[u8]) -> Result<Vec<InboundEvent>, WebhookError> {
         self.inner.parse_webhook(body)
     }

@@ -17,6 +17,7 @@ pub use error::{ConnectorError, ErrorClass, WebhookError};
 pub use metered::Metered;
 pub use registry::Registry;
 
+use crate::domain::admit::IdRules;
 use crate::domain::{
     ChannelId, ConversationKey, ExternalId, InboundEvent, MediaFile, MediaRef, OutboundBody,
     Recipient, TicketActivity,
@@ -32,6 +33,10 @@ pub trait ChannelConnector: Send + Sync + 'static {
 
     /// The vendor's name, for logs and metrics only; the core never branches on it.
     fn vendor(&self) -> &'static str;
+
+    /// The form of this channel's conversation keys and customer ids; events that break them are
+    /// refused at the edge with the field named.
+    fn id_rules(&self) -> IdRules;
 
     /// Parse a webhook body into domain events. An empty list means "understood, nothing to do".
     fn parse_webhook(&self, body: &[u8]) -> Result<Vec<InboundEvent>, WebhookError>;

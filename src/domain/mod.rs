@@ -4,6 +4,7 @@
 //! mapping rules only ever see these.
 
 mod activity;
+pub mod admit;
 mod ids;
 mod message;
 mod outbound;

@@ -85,7 +85,7 @@ async fn handle(
     tracing::debug!(
         stored = outcome.stored,
         duplicates = outcome.duplicates,
-        ignored = outcome.ignored,
+        held = outcome.held,
         "Helpdesk events stored."
     );
     Ok(outcome)

@@ -19,6 +19,8 @@ pub(super) struct WebhookQuery {
 pub(super) struct WebhookAnswer {
     stored: usize,
     duplicates: usize,
+    /// Events refused at the edge (named in the log); the others were stored.
+    refused: usize,
 }
 
 pub(super) async fn getchat(
@@ -57,7 +59,13 @@ async fn receive(
         Err(ApiError::BadRequest { .. } | ApiError::Unprocessable { .. }) => "malformed",
         Err(_) => "error",
     };
-    metrics::counter!("omnibridge_webhooks_received_total", "channel" => channel.to_string(), "result" => label).increment(1);
+    // Only configured channels become label values: anyone can call any path.
+    let channel_label = if state.channels.contains_key(&channel) {
+        channel.to_string()
+    } else {
+        "unknown".to_owned()
+    };
+    metrics::counter!("omnibridge_webhooks_received_total", "channel" => channel_label, "result" => label).increment(1);
     result.map(Json)
 }
 
@@ -92,21 +100,33 @@ async fn handle(
         tracing::warn!(error = %err, "Webhook refused: malformed body.");
         malformed(err)
     })?;
-    if events.is_empty() {
+    let parsed = events.len();
+    let admitted = crate::sync::admit(connector.as_ref(), events);
+    let refused = admitted.refused.len();
+    if admitted.events.is_empty() {
+        if let Some((key, refusal)) = admitted.refused.first() {
+            // Nothing valid: the vendor is told, and nothing is stored.
+            return Err(ApiError::Unprocessable {
+                code: "invalid_event",
+                detail: format!("{refused} of {parsed} events refused; first ({key:?}): {refusal}"),
+            });
+        }
         tracing::debug!("Webhook understood; it carries nothing to store.");
         return Ok(WebhookAnswer {
             stored: 0,
             duplicates: 0,
+            refused: 0,
         });
     }
     let outcome = state
         .engine
-        .ingest(channel, &events)
+        .ingest(channel, &admitted.events)
         .await
         .map_err(ApiError::internal)?;
     Ok(WebhookAnswer {
         stored: outcome.stored,
         duplicates: outcome.duplicates,
+        refused,
     })
 }
 

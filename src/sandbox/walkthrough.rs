@@ -110,7 +110,7 @@ async fn linked_ticket(
         wait_for(|| async { Ok(engine.store().current_link(channel, conversation).await?) })
             .await?;
     let ticket_id: i64 = link
-        .inbenta_ticket_id
+        .helpdesk_ticket_id
         .as_deref()
         .unwrap_or_default()
         .parse()

@@ -5,7 +5,7 @@
 //! it on release, but only if no event arrived meanwhile (`next_seq` unchanged), so a wake-up can
 //! never be lost between "nothing left" and "released".
 
-use super::{Store, StoreError, Tx, now_ms, on_db, on_tx};
+use super::{Store, StoreError, Tx, alive_since, now_ms, on_db, on_tx};
 use crate::domain::InboundEvent;
 
 /// What ingest did with one webhook's events.
@@ -39,6 +39,36 @@ pub struct PendingEvent {
     pub next_attempt_at: Option<i64>,
     /// When the event was stored (unix ms).
     pub received_at: i64,
+}
+
+/// A pending event as read from the store.
+#[derive(Debug, Clone)]
+pub enum Pending {
+    Ready(Box<PendingEvent>),
+    /// The stored payload does not deserialise (written by another version, or damaged).
+    Unreadable {
+        id: i64,
+        seq: i64,
+        kind: String,
+        error: String,
+    },
+}
+
+impl Pending {
+    pub fn id(&self) -> i64 {
+        match self {
+            Pending::Ready(event) => event.id,
+            Pending::Unreadable { id, .. } => *id,
+        }
+    }
+
+    /// When a retry of this event is due (unix ms), if it is backing off.
+    pub fn next_attempt_at(&self) -> Option<i64> {
+        match self {
+            Pending::Ready(event) => event.next_attempt_at,
+            Pending::Unreadable { .. } => None,
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -79,11 +109,24 @@ ON CONFLICT (channel, conversation_key) DO UPDATE SET
     updated_at = excluded.updated_at
 RETURNING id, next_seq, wake_seq";
 
+const EVENT_EXISTS: &str = "SELECT id FROM inbound_events WHERE channel = $1 AND dedupe_key = $2";
+
 const INSERT_EVENT: &str = "\
-INSERT INTO inbound_events (channel, dedupe_key, conversation_id, seq, kind, payload, state, received_at)
-VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)
+INSERT INTO inbound_events (channel, dedupe_key, conversation_id, seq, kind, payload, state, received_at, occurred_at)
+VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)
 ON CONFLICT (channel, dedupe_key) DO NOTHING
 RETURNING id";
+
+/// A conversation nobody live holds: no lease, an expired lease, or a lease whose owner stopped
+/// beating. `now` and `alive_since` name the parameters holding the current time and the oldest
+/// heartbeat that still counts as alive. Owners without a heartbeat row are only taken over at
+/// lease expiry.
+fn unheld(now: &str, alive_since: &str) -> String {
+    format!(
+        "(lease_owner IS NULL OR lease_until < {now} OR EXISTS (SELECT 1 FROM bridge_processes p \
+         WHERE p.owner = conversations.lease_owner AND p.heartbeat_at < {alive_since}))"
+    )
+}
 
 const CLAIM: &str = "\
 UPDATE conversations SET
@@ -91,12 +134,12 @@ UPDATE conversations SET
     lease_until = $2,
     recovering = CASE WHEN lease_owner IS NOT NULL THEN 1 ELSE 0 END,
     updated_at = $3
-WHERE id = $4 AND due_at IS NOT NULL AND due_at <= $3 AND (lease_owner IS NULL OR lease_until < $3)
-RETURNING id, channel, conversation_key, recovering";
+WHERE id = $4 AND due_at IS NOT NULL AND due_at <= $3 AND ";
 
 impl Store {
     /// Store new events inside `tx`: each gets the next sequence number of its conversation, and
-    /// an event whose dedupe key is already stored is skipped.
+    /// an event whose dedupe key is already stored is skipped. A duplicate costs one lookup and
+    /// touches no conversation: no sequence bump, no wake-up.
     pub async fn ingest_in_tx(
         tx: &mut Tx,
         channel: &str,
@@ -105,6 +148,15 @@ impl Store {
         let mut outcome = IngestOutcome::default();
         let now = now_ms();
         for event in events {
+            let known: Option<i64> = on_tx!(tx, conn => sqlx::query_scalar(EVENT_EXISTS)
+                .bind(channel)
+                .bind(&event.dedupe_key)
+                .fetch_optional(conn)
+                .await)?;
+            if known.is_some() {
+                outcome.duplicates += 1;
+                continue;
+            }
             let (conversation_id, seq, wake_seq): (i64, i64, i64) = on_tx!(tx, conn => sqlx::query_as(UPSERT_CONVERSATION)
                 .bind(channel)
                 .bind(event.conversation.as_str())
@@ -120,11 +172,13 @@ impl Store {
                 .bind(event.kind.name())
                 .bind(&payload)
                 .bind(now)
+                .bind(event.occurred_at.timestamp_millis())
                 .fetch_optional(conn)
                 .await)?;
             if inserted.is_some() {
                 outcome.stored += 1;
             } else {
+                // Stored by a concurrent transaction since the lookup.
                 outcome.duplicates += 1;
             }
             if seq == wake_seq && !outcome.woken.contains(&conversation_id) {
@@ -141,11 +195,16 @@ impl Store {
         owner: &str,
         lease_until: i64,
     ) -> Result<Option<ClaimedConversation>, StoreError> {
-        let claimed = on_db!(self, pool => sqlx::query_as::<_, ClaimedConversation>(CLAIM)
+        let query = format!(
+            "{CLAIM}{} RETURNING id, channel, conversation_key, recovering",
+            unheld("$3", "$5")
+        );
+        let claimed = on_db!(self, pool => sqlx::query_as::<_, ClaimedConversation>(sqlx::AssertSqlSafe(query.clone()))
             .bind(owner)
             .bind(lease_until)
             .bind(now_ms())
             .bind(conversation_id)
+            .bind(alive_since())
             .fetch_optional(pool)
             .await)?;
         Ok(claimed)
@@ -154,11 +213,14 @@ impl Store {
     /// Conversations that are due and not held by a live lease: their trigger was lost (crash,
     /// expired lease) or their backoff is over.
     pub async fn due_conversations(&self, limit: i64) -> Result<Vec<i64>, StoreError> {
-        let query = "SELECT id FROM conversations \
-            WHERE due_at IS NOT NULL AND due_at <= $1 AND (lease_owner IS NULL OR lease_until < $1) \
-            ORDER BY due_at LIMIT $2";
-        let ids = on_db!(self, pool => sqlx::query_scalar(query)
+        let query = format!(
+            "SELECT id FROM conversations WHERE due_at IS NOT NULL AND due_at <= $1 AND {} \
+             ORDER BY due_at LIMIT $3",
+            unheld("$1", "$2")
+        );
+        let ids = on_db!(self, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(query.clone()))
             .bind(now_ms())
+            .bind(alive_since())
             .bind(limit)
             .fetch_all(pool)
             .await)?;
@@ -174,32 +236,41 @@ impl Store {
             .await)?)
     }
 
-    /// The next pending events of a conversation, in sequence order.
+    /// The next pending events of a conversation, in the order they are applied: the vendor's
+    /// event time, ties by arrival (`seq`). An event whose stored payload no longer reads is
+    /// returned as [`Pending::Unreadable`] so the worker can park it and go on.
     pub async fn pending_events(
         &self,
         conversation_id: i64,
         limit: i64,
-    ) -> Result<Vec<PendingEvent>, StoreError> {
+    ) -> Result<Vec<Pending>, StoreError> {
         let query = "SELECT id, seq, kind, payload, attempts, next_attempt_at, received_at FROM inbound_events \
-            WHERE conversation_id = $1 AND state = 'pending' ORDER BY seq LIMIT $2";
+            WHERE conversation_id = $1 AND state = 'pending' ORDER BY occurred_at, seq LIMIT $2";
         let rows: Vec<PendingRow> = on_db!(self, pool => sqlx::query_as(query)
             .bind(conversation_id)
             .bind(limit)
             .fetch_all(pool)
             .await)?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(PendingEvent {
+        Ok(rows
+            .into_iter()
+            .map(|row| match serde_json::from_str(&row.payload) {
+                Ok(event) => Pending::Ready(Box::new(PendingEvent {
                     id: row.id,
                     seq: row.seq,
                     kind: row.kind,
-                    event: serde_json::from_str(&row.payload)?,
+                    event,
                     attempts: row.attempts,
                     next_attempt_at: row.next_attempt_at,
                     received_at: row.received_at,
-                })
+                })),
+                Err(err) => Pending::Unreadable {
+                    id: row.id,
+                    seq: row.seq,
+                    kind: row.kind,
+                    error: err.to_string(),
+                },
             })
-            .collect()
+            .collect())
     }
 
     /// Open a transaction that first re-checks and extends our lease. Everything an event changes

@@ -16,8 +16,12 @@ pub struct Link {
     /// The customer's id on the channel (wa_id, or the phone of a Qontak room).
     pub contact_id: Option<String>,
     pub route: Option<String>,
-    pub inbenta_user_id: Option<String>,
-    pub inbenta_ticket_id: Option<String>,
+    /// The customer's user on the helpdesk (shown as `inbenta_user_id` by the admin API).
+    #[serde(rename = "inbenta_user_id")]
+    pub helpdesk_user_id: Option<String>,
+    /// The ticket on the helpdesk (shown as `inbenta_ticket_id` by the admin API).
+    #[serde(rename = "inbenta_ticket_id")]
+    pub helpdesk_ticket_id: Option<String>,
     pub ticket_external_id: String,
     /// `open` or `closed`.
     pub state: String,
@@ -42,8 +46,8 @@ pub struct NewLink<'a> {
     pub contact_name: Option<&'a str>,
     pub contact_id: Option<&'a str>,
     pub route: &'a str,
-    pub inbenta_user_id: &'a str,
-    pub inbenta_ticket_id: &'a str,
+    pub helpdesk_user_id: &'a str,
+    pub helpdesk_ticket_id: &'a str,
     pub ticket_external_id: &'a str,
 }
 
@@ -55,7 +59,7 @@ pub struct LinkFilter {
 }
 
 const LINK_COLUMNS: &str = "id, channel, conversation_key, generation, contact_name, contact_id, route, \
-    inbenta_user_id, inbenta_ticket_id, ticket_external_id, state, status_checked_at, closed_at, \
+    helpdesk_user_id, helpdesk_ticket_id, ticket_external_id, state, status_checked_at, closed_at, \
     assignee, tags, resolved_on_channel_at, created_at, updated_at";
 
 impl Store {
@@ -80,7 +84,7 @@ impl Store {
     /// The link of a helpdesk ticket.
     pub async fn link_by_ticket(&self, ticket_id: &str) -> Result<Option<Link>, StoreError> {
         let query = format!(
-            "SELECT {LINK_COLUMNS} FROM links WHERE inbenta_ticket_id = $1 ORDER BY id DESC LIMIT 1"
+            "SELECT {LINK_COLUMNS} FROM links WHERE helpdesk_ticket_id = $1 ORDER BY id DESC LIMIT 1"
         );
         let link = on_db!(self, pool => sqlx::query_as::<_, Link>(sqlx::AssertSqlSafe(query))
             .bind(ticket_id)
@@ -128,7 +132,7 @@ impl Store {
     pub async fn insert_link_in_tx(tx: &mut Tx, link: &NewLink<'_>) -> Result<(), StoreError> {
         let now = now_ms();
         let query = "INSERT INTO links (channel, conversation_key, generation, contact_name, route, \
-            inbenta_user_id, inbenta_ticket_id, ticket_external_id, state, status_checked_at, \
+            helpdesk_user_id, helpdesk_ticket_id, ticket_external_id, state, status_checked_at, \
             created_at, updated_at, contact_id) \
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $9, $9, $10)";
         on_tx!(tx, conn => sqlx::query(query)
@@ -137,8 +141,8 @@ impl Store {
             .bind(link.generation)
             .bind(link.contact_name)
             .bind(link.route)
-            .bind(link.inbenta_user_id)
-            .bind(link.inbenta_ticket_id)
+            .bind(link.helpdesk_user_id)
+            .bind(link.helpdesk_ticket_id)
             .bind(link.ticket_external_id)
             .bind(now)
             .bind(link.contact_id)

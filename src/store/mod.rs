@@ -6,20 +6,25 @@
 mod conversations;
 mod cursors;
 mod events;
+mod held;
 mod links;
 mod outbound;
+mod processes;
 
 pub use conversations::{
-    ClaimedConversation, EventFailure, IngestOutcome, PendingEvent, ReleaseOutcome,
+    ClaimedConversation, EventFailure, IngestOutcome, Pending, PendingEvent, ReleaseOutcome,
 };
 pub use events::{DeadLetter, EventCounts};
+pub use held::{HOLD_FOR, HeldEvent};
 pub use links::{Link, LinkFilter, NewLink};
 pub use outbound::{NewOutbound, OutboundMessage};
+use processes::alive_since;
+pub use processes::{HEARTBEAT_EVERY, PROCESS_DEAD_AFTER};
 
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{Connection, PgPool, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -158,19 +163,14 @@ impl Store {
     async fn connect_postgres(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
         let mut connect = PgConnectOptions::from_str(url)?;
         if let Some(schema) = &options.pg_schema {
-            // Create the schema first with a plain connection, then pin every pooled connection to it.
-            let bootstrap = PgPoolOptions::new()
-                .max_connections(1)
-                .connect_with(connect.clone())
-                .await?;
-            let statement = format!(
-                "CREATE SCHEMA IF NOT EXISTS \"{}\"",
-                schema.replace('"', "")
-            );
-            sqlx::query(sqlx::AssertSqlSafe(statement))
-                .execute(&bootstrap)
-                .await?;
-            bootstrap.close().await;
+            // Create the schema first with a plain connection, then pin every pooled connection
+            // to it. Concurrent `CREATE SCHEMA IF NOT EXISTS` can still collide in PostgreSQL's
+            // catalog, so processes starting at once take turns under an advisory lock.
+            let mut bootstrap = sqlx::PgConnection::connect_with(&connect).await?;
+            let created = create_schema_locked(&mut bootstrap, schema).await;
+            // Closing ends the session, which releases the lock even after an error.
+            let _ = sqlx::Connection::close(bootstrap).await;
+            created?;
             // `public` stays on the path: extensions (apalis needs hstore) live there.
             let search_path = format!("\"{}\", public", schema.replace('"', ""));
             connect = connect.options([("search_path", search_path.as_str())]);
@@ -203,7 +203,17 @@ impl Store {
                 let mut migrator = sqlx::migrate!("./migrations/postgres");
                 migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
                 migrator.set_ignore_missing(true);
-                migrator.run(pool).await?;
+                // One connection of its own holds the setup lock for the whole run, so processes
+                // started at once on a fresh schema migrate one after the other.
+                let mut conn = pool.acquire().await?.detach();
+                let result = async {
+                    lock_setup(&mut conn).await?;
+                    migrator.run(&mut conn).await?;
+                    Ok::<(), StoreError>(())
+                }
+                .await;
+                let _ = sqlx::Connection::close(conn).await;
+                result?;
             }
         }
         Ok(())
@@ -223,7 +233,9 @@ impl Store {
 
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Store::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            // Every transaction here writes: take the write lock at BEGIN, so a transaction that
+            // reads first can never fail to upgrade (SQLITE_BUSY_SNAPSHOT) behind another writer.
+            Store::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Store::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -231,6 +243,32 @@ impl Store {
     pub async fn close(&self) {
         on_db!(self, pool => pool.close().await)
     }
+}
+
+/// Session advisory lock serialising schema creation and migrations across processes ("omnischm").
+const PG_SCHEMA_LOCK: i64 = 0x6f6d_6e69_7363_686d;
+
+async fn lock_setup(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(PG_SCHEMA_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn create_schema_locked(
+    conn: &mut sqlx::PgConnection,
+    schema: &str,
+) -> Result<(), StoreError> {
+    lock_setup(conn).await?;
+    let statement = format!(
+        "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+        schema.replace('"', "")
+    );
+    sqlx::query(sqlx::AssertSqlSafe(statement))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Current time in unix milliseconds, the unit of every timestamp column.

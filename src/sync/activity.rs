@@ -63,7 +63,7 @@ impl Engine {
             return Ok(());
         }
         let tickets = self.registry().tickets().clone();
-        let ticket = ExternalId::new(link.inbenta_ticket_id.clone().unwrap_or_default());
+        let ticket = ExternalId::new(link.helpdesk_ticket_id.clone().unwrap_or_default());
         let status = tickets.ticket_status(&ticket).await?;
         if status != Some(self.inner.settings.closed_status) {
             return Ok(());
@@ -145,7 +145,7 @@ impl Engine {
             .await?;
         let mut processed = Processed::done(json!({
             "action": "agent_message_noted",
-            "ticket_id": link.inbenta_ticket_id,
+            "ticket_id": link.helpdesk_ticket_id,
             "reply_id": reply_id,
         }));
         processed
@@ -170,7 +170,7 @@ impl Engine {
                 json!({ "reason": "conversation has no ticket" }),
             ));
         };
-        let mut processed = Processed::done(json!({ "ticket_id": link.inbenta_ticket_id }));
+        let mut processed = Processed::done(json!({ "ticket_id": link.helpdesk_ticket_id }));
         match update {
             ConversationUpdate::Assigned { user, group } => {
                 let assignee = match (user, group) {
@@ -209,7 +209,7 @@ impl Engine {
                     return Ok(processed);
                 }
                 let tickets = self.registry().tickets().clone();
-                let ticket = ExternalId::new(link.inbenta_ticket_id.clone().unwrap_or_default());
+                let ticket = ExternalId::new(link.helpdesk_ticket_id.clone().unwrap_or_default());
                 tickets
                     .set_ticket_status(&ticket, self.inner.settings.closed_status)
                     .await?;

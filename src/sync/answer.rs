@@ -47,7 +47,7 @@ impl Engine {
     ) -> Result<Delivery, ProcessError> {
         let channel = self.channel_connector(&link.channel)?;
         let tickets = self.registry().tickets().clone();
-        let ticket_id = ExternalId::new(link.inbenta_ticket_id.clone().unwrap_or_default());
+        let ticket_id = ExternalId::new(link.helpdesk_ticket_id.clone().unwrap_or_default());
         let mut replies = tickets.list_replies(&ticket_id).await?;
         replies.sort_by_key(|r| r.created_at);
         let bridge_user = self.bridge_user(&tickets).await?;

@@ -3,12 +3,12 @@
 //! failure, release only when nothing new arrived.
 
 use super::Engine;
-use super::message::{LinkWrite, Processed};
+use super::message::Processed;
 use crate::connectors::{ConnectorError, ErrorClass};
 use crate::domain::EventKind;
 use crate::store::{
-    ClaimedConversation, EventFailure, PendingEvent, ReleaseOutcome, Store, StoreError, ms_after,
-    now_ms,
+    ClaimedConversation, EventFailure, Pending, PendingEvent, ReleaseOutcome, Store, StoreError,
+    ms_after, now_ms,
 };
 use tracing::Instrument;
 
@@ -75,7 +75,7 @@ impl Engine {
                     ReleaseOutcome::MoreWork => continue 'rounds,
                 }
             };
-            if let Some(retry_at) = first.next_attempt_at.filter(|at| *at > now_ms()) {
+            if let Some(retry_at) = first.next_attempt_at().filter(|at| *at > now_ms()) {
                 // The oldest event is backing off: the whole conversation waits behind it.
                 match store
                     .release_conversation(
@@ -96,10 +96,24 @@ impl Engine {
                     ReleaseOutcome::MoreWork => continue 'rounds,
                 }
             }
-            for event in events {
+            for pending in events {
                 if self.inner.shutdown.is_cancelled() {
                     continue 'rounds;
                 }
+                let event = match pending {
+                    Pending::Ready(event) => *event,
+                    Pending::Unreadable {
+                        id,
+                        seq,
+                        kind,
+                        error,
+                    } => {
+                        self.park_unreadable(&conversation, id, seq, &kind, &error)
+                            .await?;
+                        report.processed += 1;
+                        continue;
+                    }
+                };
                 let recovery = recovering || event.attempts > 0;
                 let finished = self.process_one(&conversation, &event, recovery).await?;
                 recovering = false;
@@ -127,132 +141,126 @@ impl Engine {
             channel = %conversation.channel,
             conversation = %conversation.conversation_key,
         );
-        let result = match &event.event.kind {
+        let result = self
+            .handle_event(conversation, event, recovery)
+            .instrument(span.clone())
+            .await;
+        let err = match result {
+            Ok(processed) => match self.commit_processed(conversation, event, &processed).await {
+                Ok(()) => {
+                    metrics::counter!("omnibridge_events_processed_total", "kind" => event.kind.clone(), "result" => processed.state).increment(1);
+                    tracing::info!(parent: &span, state = processed.state, outcome = %processed.outcome, "Event processed.");
+                    return Ok(true);
+                }
+                Err(err) => ProcessError::Store(err),
+            },
+            Err(err) => err,
+        };
+        if let ProcessError::Store(StoreError::LeaseLost(id)) = err {
+            return Err(StoreError::LeaseLost(id));
+        }
+        self.record_failure(conversation, event, &err, &span).await
+    }
+
+    /// Run the handler for the event's kind.
+    async fn handle_event(
+        &self,
+        conversation: &ClaimedConversation,
+        event: &PendingEvent,
+        recovery: bool,
+    ) -> Result<Processed, ProcessError> {
+        match &event.event.kind {
             EventKind::CustomerMessage(message) => {
                 self.process_customer_message(conversation, event, message, recovery)
-                    .instrument(span.clone())
                     .await
             }
             EventKind::TicketActivity(activity) => {
                 self.process_ticket_activity(conversation, event, activity, recovery)
-                    .instrument(span.clone())
                     .await
             }
             EventKind::AgentMessage(message) => {
                 self.process_agent_message(conversation, event, message, recovery)
-                    .instrument(span.clone())
                     .await
             }
             EventKind::ConversationUpdate(update) => {
-                self.process_conversation_update(conversation, update)
-                    .instrument(span.clone())
-                    .await
+                self.process_conversation_update(conversation, update).await
             }
-            EventKind::Status(status) => {
-                self.process_status(conversation, status, recovery)
-                    .instrument(span.clone())
-                    .await
-            }
+            EventKind::Status(status) => self.process_status(conversation, status, recovery).await,
             EventKind::Other { .. } => Ok(Processed::stored_only(event)),
-        };
+        }
+    }
+
+    /// Record a failed attempt: a retry at a later time, or a dead letter. A database error is
+    /// retried within the same budget as a vendor's temporary failure, so it can never wedge
+    /// the conversation: once the budget is spent the event is parked and the events behind it
+    /// go on.
+    async fn record_failure(
+        &self,
+        conversation: &ClaimedConversation,
+        event: &PendingEvent,
+        err: &ProcessError,
+        span: &tracing::Span,
+    ) -> Result<bool, StoreError> {
+        let failure = self.classify_failure(event, err);
         let lease_until = ms_after(self.inner.settings.lease_ttl);
-        match result {
-            Ok(processed) => {
-                let mut tx = self
-                    .inner
-                    .store
-                    .begin_leased(conversation.id, &self.inner.owner, lease_until)
-                    .await?;
-                if let EventKind::Status(status) = &event.event.kind {
-                    Store::record_status_in_tx(&mut tx, &conversation.channel, status, event.id)
-                        .await?;
-                }
-                for write in &processed.link_writes {
-                    match write {
-                        LinkWrite::Insert(link) => {
-                            Store::insert_link_in_tx(&mut tx, &link.as_new_link()).await?
-                        }
-                        LinkWrite::State {
-                            link_id,
-                            state,
-                            closed_at,
-                        } => {
-                            Store::update_link_state_in_tx(&mut tx, *link_id, state, *closed_at)
-                                .await?
-                        }
-                        LinkWrite::Assignee { link_id, assignee } => {
-                            Store::set_link_assignee_in_tx(&mut tx, *link_id, assignee.as_deref())
-                                .await?
-                        }
-                        LinkWrite::Tags { link_id, tags_json } => {
-                            Store::set_link_tags_in_tx(&mut tx, *link_id, tags_json).await?
-                        }
-                        LinkWrite::ResolvedOnChannel { link_id } => {
-                            Store::set_link_resolved_in_tx(&mut tx, *link_id).await?
-                        }
-                    }
-                }
-                if let Some(update) = &processed.status_update {
-                    Store::apply_outbound_status_in_tx(
-                        &mut tx,
-                        update.outbound_id,
-                        &update.current,
-                        &update.status,
-                        update.error.as_deref(),
-                    )
-                    .await?;
-                }
-                for (vendor, remote_id, kind) in &processed.effects {
-                    Store::record_effect_in_tx(&mut tx, vendor, remote_id, kind, event.id).await?;
-                }
-                Store::complete_event_in_tx(&mut tx, event.id, processed.state, &processed.outcome)
-                    .await?;
-                tx.commit().await?;
-                metrics::counter!("omnibridge_events_processed_total", "kind" => event.kind.clone(), "result" => processed.state).increment(1);
-                tracing::info!(parent: &span, state = processed.state, outcome = %processed.outcome, "Event processed.");
-                Ok(true)
+        let mut tx = self
+            .inner
+            .store
+            .begin_leased(conversation.id, &self.inner.owner, lease_until)
+            .await?;
+        Store::fail_event_in_tx(&mut tx, event.id, &failure).await?;
+        tx.commit().await?;
+        match &failure {
+            EventFailure::Retry { retry_at, error } => {
+                metrics::counter!("omnibridge_events_processed_total", "kind" => event.kind.clone(), "result" => "retry").increment(1);
+                tracing::warn!(parent: span, attempt = event.attempts + 1, retry_in_ms = retry_at - now_ms(), error = %error, "Event failed; will retry.");
+                Ok(false)
             }
-            Err(ProcessError::Store(err)) => Err(err),
-            Err(err) => {
-                let failure = self.classify_failure(event, &err);
-                let mut tx = self
-                    .inner
-                    .store
-                    .begin_leased(conversation.id, &self.inner.owner, lease_until)
-                    .await?;
-                Store::fail_event_in_tx(&mut tx, event.id, &failure).await?;
-                tx.commit().await?;
-                match &failure {
-                    EventFailure::Retry { retry_at, error } => {
-                        metrics::counter!("omnibridge_events_processed_total", "kind" => event.kind.clone(), "result" => "retry").increment(1);
-                        tracing::warn!(parent: &span, attempt = event.attempts + 1, retry_in_ms = retry_at - now_ms(), error = %error, "Event failed; will retry.");
-                        Ok(false)
-                    }
-                    EventFailure::DeadLetter { error } => {
-                        metrics::counter!("omnibridge_events_processed_total", "kind" => event.kind.clone(), "result" => "dead_letter").increment(1);
-                        tracing::error!(parent: &span, attempts = event.attempts + 1, error = %error, "Event parked as a dead letter; redrive it with `omnibridge jobs retry`.");
-                        Ok(true)
-                    }
-                }
+            EventFailure::DeadLetter { error } => {
+                metrics::counter!("omnibridge_events_processed_total", "kind" => event.kind.clone(), "result" => "dead_letter").increment(1);
+                tracing::error!(parent: span, attempts = event.attempts + 1, error = %error, "Event parked as a dead letter; redrive it with `omnibridge jobs retry`.");
+                Ok(true)
             }
         }
     }
 
-    fn classify_failure(&self, event: &PendingEvent, err: &ProcessError) -> EventFailure {
-        let error = err.to_string();
-        let ProcessError::Vendor(vendor_err) = err else {
-            return EventFailure::DeadLetter { error };
-        };
-        if vendor_err.class() == ErrorClass::DeadLetter {
-            return EventFailure::DeadLetter { error };
-        }
-        let attempts = u32::try_from(event.attempts).unwrap_or(0) + 1;
-        match self
+    /// A stored event whose payload no longer reads: park it with the reason; the conversation
+    /// goes on with the events behind it.
+    async fn park_unreadable(
+        &self,
+        conversation: &ClaimedConversation,
+        event_id: i64,
+        seq: i64,
+        kind: &str,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let lease_until = ms_after(self.inner.settings.lease_ttl);
+        let mut tx = self
             .inner
-            .settings
-            .retry
-            .delay_after(attempts, vendor_err.retry_after())
-        {
+            .store
+            .begin_leased(conversation.id, &self.inner.owner, lease_until)
+            .await?;
+        let failure = EventFailure::DeadLetter {
+            error: format!("stored event payload is unreadable: {error}"),
+        };
+        Store::fail_event_in_tx(&mut tx, event_id, &failure).await?;
+        tx.commit().await?;
+        metrics::counter!("omnibridge_events_processed_total", "kind" => kind.to_owned(), "result" => "dead_letter").increment(1);
+        tracing::error!(event_id, seq, kind, channel = %conversation.channel, conversation = %conversation.conversation_key, error, "Stored event cannot be read; parked as a dead letter.");
+        Ok(())
+    }
+
+    fn classify_failure(&self, event: &PendingEvent, err: &ProcessError) -> EventFailure {
+        let error = error_chain(err);
+        let retry_after = match err {
+            ProcessError::Vendor(vendor_err) if vendor_err.class() == ErrorClass::Retry => {
+                vendor_err.retry_after()
+            }
+            ProcessError::Store(_) => None,
+            _ => return EventFailure::DeadLetter { error },
+        };
+        let attempts = u32::try_from(event.attempts).unwrap_or(0) + 1;
+        match self.inner.settings.retry.delay_after(attempts, retry_after) {
             Some(delay) => EventFailure::Retry {
                 retry_at: ms_after(delay),
                 error,
@@ -262,4 +270,19 @@ impl Engine {
             },
         }
     }
+}
+
+/// An error with its causes, for the event's `last_error` (a database error says which).
+fn error_chain(err: &ProcessError) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
 }

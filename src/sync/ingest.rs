@@ -9,7 +9,7 @@
 use super::Engine;
 use crate::domain::{ChannelId, InboundEvent};
 use crate::jobs::{DrainQueue, JobError};
-use crate::store::{IngestOutcome, Store, StoreError};
+use crate::store::{HeldEvent, IngestOutcome, Store, StoreError};
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -164,14 +164,16 @@ impl Engine {
 pub struct HelpdeskIngestOutcome {
     pub stored: usize,
     pub duplicates: usize,
-    /// Events about tickets the bridge does not link to any conversation.
-    pub ignored: usize,
+    /// Events about tickets the bridge has no link for (yet): held until the ticket's link
+    /// commits (an answer written within moments of the ticket's creation), else dropped after
+    /// an hour (tickets the bridge did not create).
+    pub held: usize,
 }
 
 impl Engine {
     /// Store helpdesk events in the conversation of the ticket they concern, so an agent's
     /// answers reach the customer in order with everything else in that conversation. Events
-    /// about tickets the bridge did not create are ignored.
+    /// about tickets without a link are held for the link.
     pub async fn ingest_helpdesk(
         &self,
         events: &[crate::connectors::HelpdeskEvent],
@@ -179,14 +181,18 @@ impl Engine {
         let mut by_channel: std::collections::BTreeMap<String, Vec<InboundEvent>> =
             std::collections::BTreeMap::new();
         let mut outcome = HelpdeskIngestOutcome::default();
+        let mut unlinked = Vec::new();
         for event in events {
             let link = self
                 .store()
                 .link_by_ticket(event.activity.ticket.as_str())
                 .await?;
             let Some(link) = link else {
-                tracing::debug!(ticket_id = %event.activity.ticket, "Helpdesk event about a ticket the bridge does not link; ignored.");
-                outcome.ignored += 1;
+                unlinked.push(HeldEvent {
+                    dedupe_key: event.dedupe_key.clone(),
+                    occurred_at: event.occurred_at,
+                    activity: event.activity.clone(),
+                });
                 continue;
             };
             by_channel
@@ -199,6 +205,15 @@ impl Engine {
                     kind: crate::domain::EventKind::TicketActivity(event.activity.clone()),
                 });
         }
+        if !unlinked.is_empty() {
+            outcome.held = unlinked.len();
+            let newly = self.store().hold_helpdesk_events(&unlinked).await?;
+            tracing::debug!(
+                events = unlinked.len(),
+                newly_held = newly,
+                "Helpdesk events about tickets without a link yet; held until the link commits."
+            );
+        }
         for (channel, events) in by_channel {
             let stored = self.ingest(&ChannelId::new(channel), &events).await?;
             outcome.stored += stored.stored;
@@ -206,4 +221,35 @@ impl Engine {
         }
         Ok(outcome)
     }
+}
+
+/// A delivery's events after the edge rules: what may be stored, and what was refused.
+#[derive(Debug, Default)]
+pub struct Admitted {
+    pub events: Vec<InboundEvent>,
+    /// (the event's dedupe key, why), each already logged.
+    pub refused: Vec<(String, crate::domain::admit::Refusal)>,
+}
+
+/// Apply the channel's identifier rules and make free text storable. A refused event is logged
+/// with the field named and never stored; the others go on.
+pub fn admit(
+    channel: &dyn crate::connectors::ChannelConnector,
+    events: Vec<InboundEvent>,
+) -> Admitted {
+    let rules = channel.id_rules();
+    let mut admitted = Admitted::default();
+    for event in events {
+        let key: String = event.dedupe_key.chars().take(80).collect();
+        match crate::domain::admit::admit(event, rules) {
+            Ok(event) => admitted.events.push(event),
+            Err(refusal) => {
+                tracing::warn!(channel = %channel.channel_id(), event = %key.escape_debug(), field = refusal.field, reason = %refusal.reason, "Event refused at the edge; it is not stored.");
+                metrics::counter!("omnibridge_events_refused_total", "field" => refusal.field)
+                    .increment(1);
+                admitted.refused.push((key, refusal));
+            }
+        }
+    }
+    admitted
 }

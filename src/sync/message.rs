@@ -92,8 +92,8 @@ impl OwnedLink {
             contact_name: self.contact_name.as_deref(),
             contact_id: Some(&self.contact_id),
             route: &self.route,
-            inbenta_user_id: &self.user_id,
-            inbenta_ticket_id: &self.ticket_id,
+            helpdesk_user_id: &self.user_id,
+            helpdesk_ticket_id: &self.ticket_id,
             ticket_external_id: &self.external_id,
         }
     }
@@ -150,8 +150,9 @@ impl Engine {
         let mut effects = Vec::new();
         let outcome = match target {
             Target::Reply { link, reopen } => {
-                let ticket_id = ExternalId::new(link.inbenta_ticket_id.clone().unwrap_or_default());
-                let creator = ExternalId::new(link.inbenta_user_id.clone().unwrap_or_default());
+                let ticket_id =
+                    ExternalId::new(link.helpdesk_ticket_id.clone().unwrap_or_default());
+                let creator = ExternalId::new(link.helpdesk_user_id.clone().unwrap_or_default());
                 if reopen {
                     tickets
                         .set_ticket_status(&ticket_id, self.inner.settings.open_status)
@@ -281,7 +282,7 @@ impl Engine {
         });
         if link.state == "open"
             && stale
-            && let Some(ticket_id) = &link.inbenta_ticket_id
+            && let Some(ticket_id) = &link.helpdesk_ticket_id
         {
             let status = tickets
                 .ticket_status(&ExternalId::new(ticket_id.clone()))
@@ -314,7 +315,7 @@ impl Engine {
         let within = plan.reopen_within.is_some_and(|window| {
             closed_for <= i64::try_from(window.as_millis()).unwrap_or(i64::MAX)
         });
-        if within && link.inbenta_ticket_id.is_some() {
+        if within && link.helpdesk_ticket_id.is_some() {
             return Ok(Target::Reply {
                 link: Box::new(link),
                 reopen: true,
@@ -322,7 +323,7 @@ impl Engine {
         }
         Ok(Target::NewTicket {
             generation: link.generation + 1,
-            user_id: link.inbenta_user_id.clone(),
+            user_id: link.helpdesk_user_id.clone(),
         })
     }
 

@@ -8,6 +8,8 @@ mod drain;
 mod effects;
 mod ingest;
 mod message;
+mod outcome;
+mod process;
 mod reconcile;
 mod render;
 mod retry;
@@ -16,7 +18,7 @@ pub(crate) mod whatsapp_text;
 
 pub use drain::DrainReport;
 pub use effects::ChannelPolicy;
-pub use ingest::{HelpdeskIngestOutcome, IngestError};
+pub use ingest::{Admitted, HelpdeskIngestOutcome, IngestError, admit};
 pub use reconcile::{HELPDESK_CURSOR, ReconcileError, SourceReport, channel_cursor};
 pub use retry::RetryPolicy;
 
@@ -41,6 +43,8 @@ pub struct EngineSettings {
     pub sweep_interval: Duration,
     /// How often vendors are polled for what webhooks missed.
     pub reconcile_interval: Duration,
+    /// How many conversations are drained at once (`worker.concurrency`).
+    pub concurrency: usize,
     /// Per channel id.
     pub channels: std::collections::HashMap<String, ChannelPolicy>,
     /// The helpdesk user that authors the bridge's notes.

@@ -166,7 +166,8 @@ impl Engine {
                 report.pages += 1;
                 report.polled += batch.events.len();
                 if !batch.events.is_empty() {
-                    let outcome = self.ingest(channel.channel_id(), &batch.events).await?;
+                    let admitted = super::admit(channel.as_ref(), batch.events.clone());
+                    let outcome = self.ingest(channel.channel_id(), &admitted.events).await?;
                     report.stored += outcome.stored;
                     if let Err(err) = channel.acknowledge(&batch).await {
                         tracing::warn!(channel = %channel.channel_id(), error = %err, "Could not mark polled messages as received; they are stored anyway.");

@@ -332,12 +332,16 @@ on_both_databases!(
         })
         .await;
         assert!(note.message.contains("131047"), "{}", note.message);
-        let recorded = messages(&app).await;
-        let statuses: Vec<&str> = recorded
-            .iter()
-            .map(|m| m["status"].as_str().unwrap())
-            .collect();
-        assert_eq!(statuses, ["failed", "read"], "newest first");
+        // The note is posted before the status is committed with the event: wait for it.
+        eventually("the failure is recorded, newest first", || async {
+            let statuses: Vec<String> = messages(&app)
+                .await
+                .iter()
+                .map(|m| m["status"].as_str().unwrap().to_owned())
+                .collect();
+            (statuses == ["failed", "read"]).then_some(())
+        })
+        .await;
         assert_eq!(
             env.getchat.sent_messages().len(),
             2,

@@ -107,6 +107,11 @@ impl ChannelConnector for GetchatChannel {
         VENDOR
     }
 
+    /// get.chat keys conversations by the customer's wa_id.
+    fn id_rules(&self) -> crate::domain::admit::IdRules {
+        crate::domain::admit::IdRules::WA_ID
+    }
+
     fn parse_webhook(&self, body: &[u8]) -> Result<Vec<InboundEvent>, WebhookError> {
         webhook::parse_body(body, chrono::Utc::now())
     }

@@ -193,6 +193,16 @@ impl ChannelConnector for QontakChannel {
         VENDOR
     }
 
+    /// Qontak keys conversations by room id (a UUID); the customer is a phone number, or the
+    /// room when Qontak names no number.
+    fn id_rules(&self) -> crate::domain::admit::IdRules {
+        use crate::domain::admit::{IdRules, KeyRule};
+        IdRules {
+            conversation: KeyRule::Uuid,
+            contact: &[KeyRule::Phone, KeyRule::Uuid],
+        }
+    }
+
     fn parse_webhook(&self, body: &[u8]) -> Result<Vec<InboundEvent>, WebhookError> {
         let parsed =
             webhook::parse_body(body, self.integration.as_deref(), &self.rooms, Utc::now())?;
