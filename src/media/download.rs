@@ -1,5 +1,7 @@
 //! Reading a file download with a size limit.
 
+use super::types::choose_mime;
+use crate::domain::MediaFile;
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 
 /// A downloaded body with the headers that name it.
@@ -7,6 +9,30 @@ pub struct Download {
     pub bytes: Vec<u8>,
     pub content_type: Option<String>,
     pub content_disposition: Option<String>,
+}
+
+impl Download {
+    /// The file, typed by [`choose_mime`] (answer, `announced` type, `own_name`, content) and
+    /// named `own_name`, else what `fallback` makes of the chosen type.
+    pub fn into_file(
+        self,
+        announced: Option<&str>,
+        own_name: Option<String>,
+        fallback: impl FnOnce(&str) -> String,
+    ) -> MediaFile {
+        let mime_type = choose_mime(
+            self.content_type.as_deref(),
+            announced,
+            own_name.as_deref(),
+            &self.bytes,
+        );
+        let filename = own_name.unwrap_or_else(|| fallback(&mime_type));
+        MediaFile {
+            filename,
+            mime_type,
+            bytes: self.bytes,
+        }
+    }
 }
 
 /// Why a download stopped.

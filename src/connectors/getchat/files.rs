@@ -3,7 +3,7 @@
 use super::client::VENDOR;
 use crate::connectors::ConnectorError;
 use crate::domain::{MediaFile, MediaRef};
-use crate::media::{Download, choose_mime, clean_filename, fallback_filename, kind_of};
+use crate::media::{Download, clean_filename, fallback_filename, kind_of};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
@@ -44,21 +44,11 @@ pub(super) fn verify_checksum(media: &MediaRef, bytes: &[u8]) -> Result<(), Conn
     })
 }
 
-/// The downloaded file, named and typed: the answer's specific Content-Type, else the announced
-/// type (see [`choose_mime`]); the document's own name, else `<kind>-<id>.<ext>`.
+/// The downloaded file, typed (see [`Download::into_file`]) and named: the document's own name,
+/// else `<kind>-<id>.<ext>`.
 pub(super) fn media_file(media: &MediaRef, download: Download) -> MediaFile {
     let own_name = media.filename.as_deref().and_then(clean_filename);
-    let mime_type = choose_mime(
-        download.content_type.as_deref(),
-        media.mime_type.as_deref(),
-        own_name.as_deref(),
-        &download.bytes,
-    );
-    let filename =
-        own_name.unwrap_or_else(|| fallback_filename(kind_of(&mime_type), &media.id, &mime_type));
-    MediaFile {
-        filename,
-        mime_type,
-        bytes: download.bytes,
-    }
+    download.into_file(media.mime_type.as_deref(), own_name, |mime| {
+        fallback_filename(kind_of(mime), &media.id, mime)
+    })
 }

@@ -10,7 +10,7 @@ use crate::connectors::http::same_origin;
 use crate::connectors::{ConnectorError, TicketAttachment};
 use crate::domain::MediaFile;
 use crate::media::{
-    Download, choose_mime, clean_filename, disposition_filename, fallback_filename, url_filename,
+    Download, clean_filename, disposition_filename, fallback_filename, url_filename,
 };
 use reqwest::header::LOCATION;
 use reqwest::{Method, Response};
@@ -117,7 +117,7 @@ fn redirect_target(response: &Response, from: &Url) -> Result<Url, ConnectorErro
 }
 
 /// The downloaded file, named by the attachment, its Content-Disposition or its link (else
-/// `attachment-<id>.<ext>`) and typed (see [`choose_mime`]).
+/// `attachment-<id>.<ext>`) and typed (see [`Download::into_file`]).
 fn attachment_file(attachment: &TicketAttachment, url: &Url, download: Download) -> MediaFile {
     let own_name = attachment
         .name
@@ -130,20 +130,11 @@ fn attachment_file(attachment: &TicketAttachment, url: &Url, download: Download)
                 .and_then(disposition_filename)
         })
         .or_else(|| url_filename(url));
-    let mime_type = choose_mime(
-        download.content_type.as_deref(),
-        attachment.mime_type.as_deref(),
-        own_name.as_deref(),
-        &download.bytes,
-    );
-    let filename = own_name
-        .unwrap_or_else(|| fallback_filename("attachment", attachment.id.as_str(), &mime_type));
-    tracing::debug!(vendor = VENDOR, attachment = %attachment.id, size = download.bytes.len(), %mime_type, "Attachment downloaded from Inbenta.");
-    MediaFile {
-        filename,
-        mime_type,
-        bytes: download.bytes,
-    }
+    let file = download.into_file(attachment.mime_type.as_deref(), own_name, |mime| {
+        fallback_filename("attachment", attachment.id.as_str(), mime)
+    });
+    tracing::debug!(vendor = VENDOR, attachment = %attachment.id, size = file.bytes.len(), mime_type = %file.mime_type, "Attachment downloaded from Inbenta.");
+    file
 }
 
 #[cfg(test)]

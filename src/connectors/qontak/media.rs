@@ -7,7 +7,7 @@ use super::client::{VENDOR, classify};
 use crate::connectors::ConnectorError;
 use crate::connectors::http;
 use crate::domain::{MediaFile, MediaRef};
-use crate::media::{Download, choose_mime, clean_filename, fallback_filename, url_filename};
+use crate::media::{Download, clean_filename, fallback_filename, url_filename};
 use serde_json::Value;
 use url::Url;
 
@@ -75,26 +75,17 @@ impl QontakChannel {
     }
 }
 
-/// The downloaded file, typed (see [`choose_mime`]) and named: the announced name, else the
-/// link's last path segment, else `file-<id>.<ext>`; never a path.
+/// The downloaded file, typed (see [`Download::into_file`]) and named: the announced name, else
+/// the link's last path segment, else `file-<id>.<ext>`; never a path.
 fn media_file(media: &MediaRef, url: &Url, download: Download) -> MediaFile {
     let own_name = media
         .filename
         .as_deref()
         .and_then(clean_filename)
         .or_else(|| url_filename(url));
-    let mime_type = choose_mime(
-        download.content_type.as_deref(),
-        media.mime_type.as_deref(),
-        own_name.as_deref(),
-        &download.bytes,
-    );
-    let filename = own_name.unwrap_or_else(|| fallback_filename("file", &media.id, &mime_type));
-    MediaFile {
-        filename,
-        mime_type,
-        bytes: download.bytes,
-    }
+    download.into_file(media.mime_type.as_deref(), own_name, |mime| {
+        fallback_filename("file", &media.id, mime)
+    })
 }
 
 fn permanent(message: String) -> ConnectorError {
