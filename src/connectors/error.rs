@@ -77,19 +77,35 @@ impl ConnectorError {
         }
     }
 
-    /// Classify a transport error (connect, timeout, body) from reqwest.
-    pub fn from_transport(vendor: &'static str, err: &reqwest::Error) -> Self {
-        if err.is_decode() {
-            return ConnectorError::Permanent {
-                vendor,
-                status: None,
-                message: format!("unreadable answer: {err}"),
-            };
-        }
-        ConnectorError::Transient {
+    /// Classify an error reqwest gave instead of an answer; its URL is left out of the message.
+    /// A request that could not be built, an answer we cannot decode and a redirect we cannot
+    /// follow are permanent (the same request fails the same way); a timeout (named as one,
+    /// with the client's `timeout`) and a network error are transient.
+    pub fn from_transport(vendor: &'static str, err: reqwest::Error, timeout: Duration) -> Self {
+        let err = err.without_url();
+        let permanent = |what: &str| ConnectorError::Permanent {
             vendor,
-            message: err.to_string(),
+            status: None,
+            message: format!("{what}: {}", error_chain(&err)),
+        };
+        if err.is_builder() {
+            return permanent("cannot build the request");
         }
+        if err.is_decode() {
+            return permanent("unreadable answer");
+        }
+        if err.is_redirect() {
+            return permanent("cannot follow the redirect");
+        }
+        let message = if err.is_timeout() {
+            format!(
+                "timed out after {} without an answer",
+                humantime::format_duration(timeout)
+            )
+        } else {
+            format!("network error: {}", error_chain(&err))
+        };
+        ConnectorError::Transient { vendor, message }
     }
 
     pub fn class(&self) -> ErrorClass {
@@ -122,6 +138,22 @@ impl ConnectorError {
             | ConnectorError::Permanent { vendor, .. } => vendor,
         }
     }
+}
+
+/// An error and its sources, `outer: inner: innermost` (reqwest's own text alone says only
+/// "error sending request").
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
+        source = inner.source();
+    }
+    text
 }
 
 /// Why a webhook body was refused. Answered as 400 (not JSON) or 422 (JSON of an unknown shape).

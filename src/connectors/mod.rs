@@ -5,9 +5,9 @@
 //! helpdesk (Inbenta Messenger): users, tickets, replies and media. The core only sees these
 //! traits and [`ConnectorError`]; vendor folders keep their wire types to themselves.
 
-mod download;
 mod error;
 pub mod getchat;
+pub(crate) mod http;
 pub mod inbenta;
 mod metered;
 pub mod qontak;

@@ -2,14 +2,17 @@
 //!
 //! Every call carries `Authorization: Token <token>`. The token comes from the channel settings,
 //! or from `POST auth/token/` with the configured username and password; when a call answers 401
-//! and credentials are configured, the client logs in again once and repeats the call.
+//! and credentials are configured, the client logs in again once and repeats the call (see
+//! [`VendorHttp::send_authed`]).
 
-use super::files::{choose_mime, media_filename, verify_checksum};
+use super::files::{media_file, verify_checksum};
 use super::wire::{CreateMediaResponse, CreateMessageResponse, LoginRequest, LoginResponse};
 use crate::connectors::ConnectorError;
-use crate::connectors::download::read_limited;
+use crate::connectors::http::{self, TokenSource, VendorHttp};
 use crate::domain::{MediaFile, MediaRef};
-use reqwest::header::{ACCEPT, AUTHORIZATION, RETRY_AFTER};
+use crate::media::human_size;
+use async_trait::async_trait;
+use reqwest::header::{ACCEPT, AUTHORIZATION};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
@@ -50,14 +53,21 @@ pub(super) struct Login {
 }
 
 pub(super) struct GetchatClient {
-    http: Client,
+    http: VendorHttp,
     /// `https://<instance>/api/v1/`, always with the trailing slash.
     api_base: Url,
-    login: Option<Login>,
-    /// The token in use; `None` until the first login.
-    token: Mutex<Option<SecretString>>,
+    tokens: Tokens,
     /// Largest file `fetch_media` accepts.
     max_media_bytes: u64,
+}
+
+/// The token in use, and how to log in for another.
+struct Tokens {
+    http: VendorHttp,
+    login_url: Url,
+    login: Option<Login>,
+    /// `None` until the first login.
+    token: Mutex<Option<SecretString>>,
 }
 
 impl GetchatClient {
@@ -67,17 +77,20 @@ impl GetchatClient {
         login: Option<Login>,
         timeout: Duration,
     ) -> Result<Self, reqwest::Error> {
-        // reqwest is built without a default TLS provider; installing ours twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("omnibridge/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = VendorHttp::new(VENDOR, timeout, error_text)?;
+        let login_url = api_base
+            .join("auth/token/")
+            .unwrap_or_else(|_| api_base.clone());
+        let tokens = Tokens {
+            http: http.clone(),
+            login_url,
+            login,
+            token: Mutex::new(token),
+        };
         Ok(Self {
             http,
             api_base,
-            login,
-            token: Mutex::new(token),
+            tokens,
             max_media_bytes: MAX_MEDIA_BYTES,
         })
     }
@@ -93,98 +106,26 @@ impl GetchatClient {
 
     /// `<api base><path>`; `path` is relative and keeps get.chat's trailing slash.
     pub(super) fn endpoint(&self, path: &str) -> Result<Url, ConnectorError> {
-        self.api_base
-            .join(path)
-            .map_err(|e| ConnectorError::Permanent {
-                vendor: VENDOR,
-                status: None,
-                message: format!("cannot build the URL for {path}: {e}"),
-            })
+        http::join(VENDOR, &self.api_base, path)
     }
 
-    /// The current token, logging in first when there is none yet.
-    async fn current_token(&self) -> Result<SecretString, ConnectorError> {
-        let mut token = self.token.lock().await;
-        if let Some(token) = token.as_ref() {
-            return Ok(token.clone());
-        }
-        let fresh = self.log_in().await?;
-        *token = Some(fresh.clone());
-        Ok(fresh)
+    /// `<api base>/<segments…>` with each segment percent-encoded (`chats/{wa_id}/resolve`).
+    pub(super) fn endpoint_of(&self, segments: &[&str]) -> Result<Url, ConnectorError> {
+        http::with_segments(VENDOR, &self.api_base, segments)
     }
 
-    /// Log in again after `rejected` was refused, unless another call already did.
-    async fn replace_token(&self, rejected: &SecretString) -> Result<SecretString, ConnectorError> {
-        let mut token = self.token.lock().await;
-        if let Some(current) = token.as_ref()
-            && current.expose_secret() != rejected.expose_secret()
-        {
-            return Ok(current.clone());
-        }
-        let fresh = self.log_in().await?;
-        *token = Some(fresh.clone());
-        Ok(fresh)
-    }
-
-    /// `POST auth/token/` with the configured username and password.
-    async fn log_in(&self) -> Result<SecretString, ConnectorError> {
-        let Some(login) = &self.login else {
-            return Err(ConnectorError::Auth {
-                vendor: VENDOR,
-                message: "no token and no username/password configured".into(),
-            });
-        };
-        let request = LoginRequest {
-            username: &login.username,
-            password: login.password.expose_secret(),
-        };
-        let response = self
-            .http
-            .post(self.endpoint("auth/token/")?)
-            .header(ACCEPT, "application/json")
-            .json(&request)
-            .send()
-            .await
-            .map_err(|e| ConnectorError::from_transport(VENDOR, &e))?;
-        let status = response.status();
-        if status == StatusCode::BAD_REQUEST || status == StatusCode::UNAUTHORIZED {
-            let detail = error_detail(response).await;
-            return Err(ConnectorError::Auth {
-                vendor: VENDOR,
-                message: format!("login as {:?} refused: {detail}", login.username),
-            });
-        }
-        let answer: LoginResponse = read_json(check(response).await?).await?;
-        tracing::debug!(username = %login.username, "Logged in to get.chat.");
-        Ok(SecretString::from(answer.token))
-    }
-
-    /// Send an authenticated request built by `build`; on 401 log in again once and repeat it.
+    /// Send an authenticated request built by `build` (see [`VendorHttp::send_authed`]).
     async fn send_authed(
         &self,
         build: impl Fn(&Client) -> RequestBuilder,
     ) -> Result<Response, ConnectorError> {
-        let token = self.current_token().await?;
-        let response = self.send_with(&build, &token).await?;
-        if response.status() != StatusCode::UNAUTHORIZED || self.login.is_none() {
-            return Ok(response);
-        }
-        tracing::info!("get.chat refused the token; logging in again.");
-        let token = self.replace_token(&token).await?;
-        self.send_with(&build, &token).await
-    }
-
-    async fn send_with(
-        &self,
-        build: &impl Fn(&Client) -> RequestBuilder,
-        token: &SecretString,
-    ) -> Result<Response, ConnectorError> {
-        build(&self.http)
-            .header(AUTHORIZATION, format!("Token {}", token.expose_secret()))
-            .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
-            .send()
+        self.http
+            .send_authed(&self.tokens, |client, token: &SecretString| {
+                Ok(build(client)
+                    .header(AUTHORIZATION, format!("Token {}", token.expose_secret()))
+                    .header("X-Request-ID", uuid::Uuid::new_v4().to_string()))
+            })
             .await
-            .map_err(|e| ConnectorError::from_transport(VENDOR, &e))
     }
 
     /// `POST messages/` with a WhatsApp-style body (`wa_id`, `type`, type object). 200/201 (sent)
@@ -202,13 +143,12 @@ impl GetchatClient {
             })
             .await?;
         if response.status().as_u16() == WINDOW_CLOSED_STATUS {
-            let detail = error_detail(response).await;
             return Err(ConnectorError::WindowClosed {
                 vendor: VENDOR,
-                message: detail,
+                message: self.http.failure(response).await.summary(),
             });
         }
-        let answer: CreateMessageResponse = read_json(check(response).await?).await?;
+        let answer: CreateMessageResponse = self.http.read_json(response).await?;
         Ok(CreatedMessage {
             id: answer.id,
             reason: answer.reason,
@@ -224,22 +164,15 @@ impl GetchatClient {
         let url = self.endpoint("media/")?;
         let response = self
             .send_authed(|http| {
-                let part = reqwest::multipart::Part::bytes(file.bytes.clone())
-                    .file_name(file.filename.clone());
-                // An unparsable mime type is sent as the default (octet-stream).
-                let part = match part.mime_str(&file.mime_type) {
-                    Ok(part) => part,
-                    Err(_) => reqwest::multipart::Part::bytes(file.bytes.clone())
-                        .file_name(file.filename.clone()),
-                };
-                let form = reqwest::multipart::Form::new().part("file_encoded", part);
+                let form =
+                    reqwest::multipart::Form::new().part("file_encoded", http::file_part(file));
                 http.post(url.clone())
                     .header(ACCEPT, "application/json")
                     .multipart(form)
             })
             .await?;
         if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            let detail = error_detail(response).await;
+            let detail = self.http.failure(response).await.summary();
             return Err(ConnectorError::Permanent {
                 vendor: VENDOR,
                 status: Some(StatusCode::PAYLOAD_TOO_LARGE.as_u16()),
@@ -250,7 +183,7 @@ impl GetchatClient {
                 ),
             });
         }
-        let answer: CreateMediaResponse = read_json(check(response).await?).await?;
+        let answer: CreateMediaResponse = self.http.read_json(response).await?;
         Ok(UploadedMedia {
             file: answer.file,
             id: answer.id,
@@ -271,7 +204,7 @@ impl GetchatClient {
                     .query(query)
             })
             .await?;
-        read_json(check(response).await?).await
+        self.http.read_json(response).await
     }
 
     /// `<method> <url>` with a JSON body; the answer's body is not needed.
@@ -288,21 +221,7 @@ impl GetchatClient {
                     .json(body)
             })
             .await?;
-        check(response).await.map(drop)
-    }
-
-    /// `<api base>/<segments…>` with each segment percent-encoded (`chats/{wa_id}/resolve`).
-    pub(super) fn endpoint_of(&self, segments: &[&str]) -> Result<Url, ConnectorError> {
-        let mut url = self.api_base.clone();
-        url.path_segments_mut()
-            .map_err(|()| ConnectorError::Permanent {
-                vendor: VENDOR,
-                status: None,
-                message: "the get.chat base URL cannot hold a path".into(),
-            })?
-            .pop_if_empty()
-            .extend(segments);
-        Ok(url)
+        self.http.check(response).await.map(drop)
     }
 
     /// `GET media/{id}` (or the announced link when it points at this instance), checked against
@@ -310,32 +229,19 @@ impl GetchatClient {
     pub(super) async fn fetch_media(&self, media: &MediaRef) -> Result<MediaFile, ConnectorError> {
         let url = self.media_url(media)?;
         let response = self.send_authed(|http| http.get(url.clone())).await?;
-        let response = check(response).await?;
-        let max = self.max_media_bytes;
-        let too_big = |_| ConnectorError::Permanent {
-            vendor: VENDOR,
-            status: None,
-            message: format!(
-                "media {} is larger than {}, the largest file WhatsApp allows",
-                media.id,
-                human_size(max)
-            ),
-        };
-        let download = read_limited(response, VENDOR, max, too_big).await?;
-        let (bytes, content_type) = (download.bytes, download.content_type);
-        verify_checksum(media, &bytes)?;
-        let mime_type = choose_mime(content_type.as_deref(), media.mime_type.as_deref());
-        let filename = media_filename(media, &mime_type);
-        Ok(MediaFile {
-            filename,
-            mime_type,
-            bytes,
-        })
+        let response = self.http.check(response).await?;
+        let what = format!("media {}", media.id);
+        let download = self
+            .http
+            .download(response, &what, self.max_media_bytes)
+            .await?;
+        verify_checksum(media, &download.bytes)?;
+        Ok(media_file(media, download))
     }
 
     fn media_url(&self, media: &MediaRef) -> Result<Url, ConnectorError> {
         let link = media.url.as_deref().and_then(|u| Url::parse(u).ok());
-        if let Some(link) = link.filter(|l| same_origin(l, &self.api_base)) {
+        if let Some(link) = link.filter(|l| http::same_origin(l, &self.api_base)) {
             return Ok(link);
         }
         let id = media.id.trim();
@@ -350,70 +256,81 @@ impl GetchatClient {
     }
 }
 
-/// "100 MB", or bytes below one megabyte.
-fn human_size(bytes: u64) -> String {
-    const MB: u64 = 1024 * 1024;
-    if bytes >= MB {
-        format!("{} MB", bytes / MB)
-    } else {
-        format!("{bytes} bytes")
+#[async_trait]
+impl TokenSource for Tokens {
+    type Token = SecretString;
+
+    async fn token(&self) -> Result<SecretString, ConnectorError> {
+        let mut token = self.token.lock().await;
+        if let Some(token) = token.as_ref() {
+            return Ok(token.clone());
+        }
+        let fresh = self.log_in().await?;
+        *token = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Log in again, unless another call already did; `None` without username and password.
+    async fn replace(
+        &self,
+        rejected: &SecretString,
+    ) -> Result<Option<SecretString>, ConnectorError> {
+        if self.login.is_none() {
+            return Ok(None);
+        }
+        let mut token = self.token.lock().await;
+        if let Some(current) = token.as_ref()
+            && current.expose_secret() != rejected.expose_secret()
+        {
+            return Ok(Some(current.clone()));
+        }
+        let fresh = self.log_in().await?;
+        *token = Some(fresh.clone());
+        Ok(Some(fresh))
     }
 }
 
-fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host_str() == b.host_str()
-        && a.port_or_known_default() == b.port_or_known_default()
-}
-
-/// The response when it is a success, else a classified error carrying get.chat's explanation.
-async fn check(response: Response) -> Result<Response, ConnectorError> {
-    let status = response.status();
-    if status.is_success() {
-        return Ok(response);
+impl Tokens {
+    /// `POST auth/token/` with the configured username and password.
+    async fn log_in(&self) -> Result<SecretString, ConnectorError> {
+        let Some(login) = &self.login else {
+            return Err(ConnectorError::Auth {
+                vendor: VENDOR,
+                message: "no token and no username/password configured".into(),
+            });
+        };
+        let request = LoginRequest {
+            username: &login.username,
+            password: login.password.expose_secret(),
+        };
+        let request = self
+            .http
+            .client()
+            .post(self.login_url.clone())
+            .header(ACCEPT, "application/json")
+            .json(&request);
+        let response = self.http.send(request).await?;
+        let status = response.status();
+        if status == StatusCode::BAD_REQUEST || status == StatusCode::UNAUTHORIZED {
+            let detail = self.http.failure(response).await.summary();
+            return Err(ConnectorError::Auth {
+                vendor: VENDOR,
+                message: format!("login as {:?} refused: {detail}", login.username),
+            });
+        }
+        let answer: LoginResponse = self.http.read_json(response).await?;
+        tracing::debug!(username = %login.username, "Logged in to get.chat.");
+        Ok(SecretString::from(answer.token))
     }
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let detail = error_detail(response).await;
-    Err(ConnectorError::from_status(
-        VENDOR,
-        status.as_u16(),
-        detail,
-        retry_after,
-    ))
 }
 
-/// `detail` or `reason` of a JSON error body, else the start of the body, else the status text.
-async fn error_detail(response: Response) -> String {
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    let from_json = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| {
-            ["detail", "reason", "non_field_errors"]
-                .iter()
-                .find_map(|key| match v.get(key)? {
-                    serde_json::Value::String(s) => Some(s.clone()),
-                    other => Some(other.to_string()),
-                })
-        });
-    from_json
-        .or_else(|| {
-            let trimmed = text.trim();
-            (!trimmed.is_empty()).then(|| trimmed.chars().take(300).collect())
+/// `detail`, `reason` or `non_field_errors` of a JSON error body.
+fn error_text(body: &[u8]) -> Option<String> {
+    let value = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    ["detail", "reason", "non_field_errors"]
+        .iter()
+        .find_map(|key| match value.get(key)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
         })
-        .unwrap_or_else(|| status.to_string())
-}
-
-async fn read_json<T: serde::de::DeserializeOwned>(
-    response: Response,
-) -> Result<T, ConnectorError> {
-    response
-        .json()
-        .await
-        .map_err(|e| ConnectorError::from_transport(VENDOR, &e))
 }

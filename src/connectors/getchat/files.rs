@@ -2,7 +2,8 @@
 
 use super::client::VENDOR;
 use crate::connectors::ConnectorError;
-use crate::domain::MediaRef;
+use crate::domain::{MediaFile, MediaRef};
+use crate::media::{Download, clean_filename, fallback_filename, kind_of};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
@@ -43,76 +44,11 @@ pub(super) fn verify_checksum(media: &MediaRef, bytes: &[u8]) -> Result<(), Conn
     })
 }
 
-/// The answer's Content-Type unless it is missing or generic, then the announced type.
-pub(super) fn choose_mime(content_type: Option<&str>, announced: Option<&str>) -> String {
-    let usable = |m: &&str| !m.trim().is_empty();
-    let specific = content_type
-        .filter(usable)
-        .filter(|m| !m.starts_with("application/octet-stream"));
-    specific
-        .or(announced.filter(usable))
-        .or(content_type.filter(usable))
-        .unwrap_or("application/octet-stream")
-        .trim()
-        .to_owned()
-}
-
-/// The document's own name (without any directory part), else `<kind>-<id>.<ext>`.
-pub(super) fn media_filename(media: &MediaRef, mime_type: &str) -> String {
-    let own = media
-        .filename
-        .as_deref()
-        .and_then(|name| name.rsplit(['/', '\\']).next())
-        .map(|name| name.chars().filter(|c| !c.is_control()).collect::<String>())
-        .filter(|name| !name.trim().is_empty() && name != "." && name != "..");
-    if let Some(name) = own {
-        return name;
-    }
-    let essence = mime_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let kind = match essence.split('/').next().unwrap_or("") {
-        "image" => "image",
-        "video" => "video",
-        "audio" => "audio",
-        _ => "document",
-    };
-    let id: String = media
-        .id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
-        .take(64)
-        .collect();
-    let id = if id.is_empty() { "file".to_owned() } else { id };
-    format!("{kind}-{id}.{}", extension_for(&essence))
-}
-
-fn extension_for(mime_essence: &str) -> &'static str {
-    match mime_essence {
-        "image/jpeg" | "image/jpg" => "jpg",
-        "image/png" => "png",
-        "image/webp" => "webp",
-        "image/gif" => "gif",
-        "video/mp4" => "mp4",
-        "video/3gpp" => "3gp",
-        "audio/ogg" | "audio/opus" => "ogg",
-        "audio/mpeg" | "audio/mp3" => "mp3",
-        "audio/mp4" | "audio/m4a" | "audio/x-m4a" => "m4a",
-        "audio/aac" => "aac",
-        "audio/amr" => "amr",
-        "application/pdf" => "pdf",
-        "text/plain" => "txt",
-        "text/csv" => "csv",
-        "application/msword" => "doc",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => "docx",
-        "application/vnd.ms-excel" => "xls",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
-        "application/vnd.ms-powerpoint" => "ppt",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation" => "pptx",
-        "application/zip" => "zip",
-        _ => "bin",
-    }
+/// The downloaded file, typed (see [`Download::into_file`]) and named: the document's own name,
+/// else `<kind>-<id>.<ext>`.
+pub(super) fn media_file(media: &MediaRef, download: Download) -> MediaFile {
+    let own_name = media.filename.as_deref().and_then(clean_filename);
+    download.into_file(media.mime_type.as_deref(), own_name, |mime| {
+        fallback_filename(kind_of(mime), &media.id, mime)
+    })
 }

@@ -413,3 +413,20 @@ async fn upload_posts_the_file_as_file_encoded_and_a_413_says_the_file_is_too_la
 
 mod catchup;
 mod sending;
+
+#[tokio::test]
+async fn a_media_id_far_too_long_for_a_url_is_a_permanent_error() {
+    let server = MockServer::start().await;
+    let channel = channel(&server, json!({"token": "secret-token"}));
+    let err = channel
+        .fetch_media(&media(&"9".repeat(200_000)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.class(),
+        crate::connectors::ErrorClass::DeadLetter,
+        "{err:?}"
+    );
+    assert!(matches!(err, ConnectorError::Permanent { .. }), "{err:?}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

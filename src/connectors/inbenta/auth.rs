@@ -5,12 +5,13 @@
 //! all at once. The ticketing URL is kept in memory only and re-read with every full `/v1/auth`,
 //! as Inbenta asks (seed 004, "Get the API URL").
 
-use super::client::{VENDOR, error_from_response};
+use super::client::VENDOR;
 use super::wire::{ApisResponse, AuthRequest, TokenResponse};
 use crate::connectors::ConnectorError;
+use crate::connectors::http::{self, TokenSource, VendorHttp};
+use async_trait::async_trait;
 use reqwest::header::AUTHORIZATION;
 use secrecy::{ExposeSecret, SecretString};
-use std::sync::atomic::{AtomicI64, Ordering};
 use tokio::sync::Mutex;
 use url::Url;
 
@@ -49,36 +50,18 @@ impl Session {
     }
 }
 
-/// Wall clock in unix seconds; tests may move it forward.
-#[derive(Default)]
-pub(super) struct Clock {
-    offset_secs: AtomicI64,
-}
-
-impl Clock {
-    pub(super) fn now(&self) -> i64 {
-        chrono::Utc::now().timestamp() + self.offset_secs.load(Ordering::Relaxed)
-    }
-
-    #[cfg(test)]
-    pub(super) fn advance(&self, secs: i64) {
-        self.offset_secs.fetch_add(secs, Ordering::Relaxed);
-    }
-}
-
 /// Obtains, refreshes and forgets Inbenta access tokens.
 pub(super) struct TokenManager {
-    http: reqwest::Client,
+    pub(super) http: VendorHttp,
     auth_url: Url,
     api_key: SecretString,
     secret: SecretString,
     session: Mutex<Option<Session>>,
-    pub(super) clock: Clock,
 }
 
 impl TokenManager {
     pub(super) fn new(
-        http: reqwest::Client,
+        http: VendorHttp,
         auth_url: Url,
         api_key: SecretString,
         secret: SecretString,
@@ -89,7 +72,6 @@ impl TokenManager {
             api_key,
             secret,
             session: Mutex::new(None),
-            clock: Clock::default(),
         }
     }
 
@@ -104,7 +86,7 @@ impl TokenManager {
     /// A token valid for a while yet, refreshing or re-authenticating first when needed.
     pub(super) async fn credentials(&self) -> Result<Credentials, ConnectorError> {
         let mut guard = self.session.lock().await;
-        let now = self.clock.now();
+        let now = self.http.clock().unix_seconds();
         match guard.as_ref() {
             Some(current) if !current.refresh_due(now) => {}
             Some(current) if !current.expired(now) => match self.refresh(current).await {
@@ -148,18 +130,17 @@ impl TokenManager {
     async fn authenticate(&self) -> Result<Session, ConnectorError> {
         let url = self.endpoint("auth")?;
         tracing::debug!(vendor = VENDOR, "Authenticating with Inbenta.");
-        let response = self
+        let request = self
             .http
+            .client()
             .post(url)
             .header(API_KEY_HEADER, self.api_key())
             .json(&AuthRequest {
                 secret: self.secret.expose_secret(),
-            })
-            .send()
-            .await
-            .map_err(|e| ConnectorError::from_transport(VENDOR, &e.without_url()))?;
-        let answer: TokenResponse = read_json(response).await?;
-        let now = self.clock.now();
+            });
+        let response = self.http.send(request).await?;
+        let answer: TokenResponse = self.http.read_json(response).await?;
+        let now = self.http.clock().unix_seconds();
         let (token, expires_at, lifetime) = token_parts(&answer, now)?;
         let ticketing = match answer.apis.and_then(|apis| apis.ticketing) {
             Some(url) => url,
@@ -183,19 +164,18 @@ impl TokenManager {
             expires_at = session.expires_at,
             "Refreshing Inbenta token."
         );
-        let response = self
+        let request = self
             .http
+            .client()
             .post(url)
             .header(API_KEY_HEADER, self.api_key())
             .header(
                 AUTHORIZATION,
                 format!("Bearer {}", session.token.expose_secret()),
-            )
-            .send()
-            .await
-            .map_err(|e| ConnectorError::from_transport(VENDOR, &e.without_url()))?;
-        let answer: TokenResponse = read_json(response).await?;
-        let (token, expires_at, lifetime) = token_parts(&answer, self.clock.now())?;
+            );
+        let response = self.http.send(request).await?;
+        let answer: TokenResponse = self.http.read_json(response).await?;
+        let (token, expires_at, lifetime) = token_parts(&answer, self.http.clock().unix_seconds())?;
         Ok(Session {
             token,
             expires_at,
@@ -207,15 +187,14 @@ impl TokenManager {
     /// `GET /v1/apis` → `apis.ticketing`.
     async fn discover_ticketing(&self, token: &SecretString) -> Result<String, ConnectorError> {
         let url = self.endpoint("apis")?;
-        let response = self
+        let request = self
             .http
+            .client()
             .get(url)
             .header(API_KEY_HEADER, self.api_key())
-            .header(AUTHORIZATION, format!("Bearer {}", token.expose_secret()))
-            .send()
-            .await
-            .map_err(|e| ConnectorError::from_transport(VENDOR, &e.without_url()))?;
-        let answer: ApisResponse = read_json(response).await?;
+            .header(AUTHORIZATION, format!("Bearer {}", token.expose_secret()));
+        let response = self.http.send(request).await?;
+        let answer: ApisResponse = self.http.read_json(response).await?;
         answer.apis.ticketing.ok_or(ConnectorError::Permanent {
             vendor: VENDOR,
             status: None,
@@ -225,12 +204,22 @@ impl TokenManager {
 
     /// `{auth_url}/v1/{name}`.
     fn endpoint(&self, name: &str) -> Result<Url, ConnectorError> {
-        let mut url = self.auth_url.clone();
-        url.path_segments_mut()
-            .map_err(|()| bad_url("auth_url cannot take a path"))?
-            .pop_if_empty()
-            .extend(["v1", name]);
-        Ok(url)
+        http::with_segments(VENDOR, &self.auth_url, &["v1", name])
+    }
+}
+
+#[async_trait]
+impl TokenSource for TokenManager {
+    type Token = Credentials;
+
+    async fn token(&self) -> Result<Credentials, ConnectorError> {
+        self.credentials().await
+    }
+
+    /// Forget the refused token, then authenticate again (unless another call already did).
+    async fn replace(&self, rejected: &Credentials) -> Result<Option<Credentials>, ConnectorError> {
+        self.invalidate(&rejected.token).await;
+        self.credentials().await.map(Some)
     }
 }
 
@@ -278,22 +267,4 @@ fn bad_url(message: &str) -> ConnectorError {
         status: None,
         message: message.to_owned(),
     }
-}
-
-/// Decode a success answer, or classify the failure.
-pub(super) async fn read_json<T: serde::de::DeserializeOwned>(
-    response: reqwest::Response,
-) -> Result<T, ConnectorError> {
-    if !response.status().is_success() {
-        return Err(error_from_response(response).await);
-    }
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| ConnectorError::from_transport(VENDOR, &e.without_url()))?;
-    serde_json::from_slice(&body).map_err(|e| ConnectorError::Permanent {
-        vendor: VENDOR,
-        status: None,
-        message: format!("unreadable answer: {e}"),
-    })
 }

@@ -1,6 +1,6 @@
 //! [`InbentaClient`]: the [`TicketConnector`] for Inbenta Messenger.
 
-use super::auth::{API_KEY_HEADER, Credentials, TokenManager, read_json};
+use super::auth::{API_KEY_HEADER, Credentials, TokenManager};
 use super::media::MAX_DOWNLOAD_BYTES;
 use super::webhook::parse_events;
 use super::wire::{
@@ -8,6 +8,7 @@ use super::wire::{
     ReplyDto, TicketDto, UpdateStatusRequest, UploadMediaRequest, vendor_error_message,
 };
 use crate::config::InbentaConfig;
+use crate::connectors::http::{self, VendorHttp};
 use crate::connectors::{
     ConnectorError, HelpdeskEvent, NewReply, NewTicket, Registration, TicketAttachment,
     TicketConnector, TicketReply, TicketSummary, WebhookError,
@@ -16,10 +17,9 @@ use crate::domain::{ExternalId, MediaFile};
 use async_trait::async_trait;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use reqwest::header::{AUTHORIZATION, RETRY_AFTER};
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use secrecy::{ExposeSecret, SecretString};
-use std::time::{Duration, Instant};
 use url::Url;
 
 /// Vendor name in errors, logs and metrics.
@@ -45,10 +45,10 @@ pub enum InbentaBuildError {
 /// Cheap to share behind an `Arc`; tokens are obtained lazily on the first call and refreshed
 /// before they expire.
 pub struct InbentaClient {
-    pub(super) http: reqwest::Client,
+    pub(super) http: VendorHttp,
     /// For attachment downloads: follows no redirects by itself, so Inbenta's headers never
     /// travel to another host (see `media.rs`).
-    pub(super) media_http: reqwest::Client,
+    pub(super) media_http: VendorHttp,
     pub(super) tokens: TokenManager,
     /// Largest attachment `fetch_attachment` downloads.
     pub(super) max_download_bytes: u64,
@@ -67,15 +67,6 @@ pub(super) enum Target<'a> {
     Link(&'a Url),
 }
 
-impl Target<'_> {
-    fn describe(&self) -> String {
-        match self {
-            Target::Api { path, .. } => path.join("/"),
-            Target::Link(url) => url.path().to_owned(),
-        }
-    }
-}
-
 impl std::fmt::Debug for InbentaClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InbentaClient")
@@ -89,19 +80,9 @@ impl InbentaClient {
     pub fn new(config: &InbentaConfig) -> Result<Self, InbentaBuildError> {
         let api_key = non_empty(config.api_key.as_ref()).ok_or(InbentaBuildError::MissingApiKey)?;
         let secret = non_empty(config.secret.as_ref()).ok_or(InbentaBuildError::MissingSecret)?;
-        ensure_crypto_provider();
-        let user_agent = concat!("omnibridge/", env!("CARGO_PKG_VERSION"));
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .user_agent(user_agent)
-            .build()?;
+        let http = VendorHttp::new(VENDOR, config.timeout, error_text)?;
         // Large files may take longer than one call's timeout: only a stall is a failure.
-        let media_http = reqwest::Client::builder()
-            .connect_timeout(config.timeout)
-            .read_timeout(config.timeout)
-            .user_agent(user_agent)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let media_http = VendorHttp::for_downloads(VENDOR, config.timeout, error_text)?;
         let tokens = TokenManager::new(http.clone(), config.auth_url.clone(), api_key, secret);
         Ok(Self {
             http,
@@ -117,9 +98,13 @@ impl InbentaClient {
         self
     }
 
+    /// Read time from `clock` (tests move it forward).
     #[cfg(test)]
-    pub(super) fn advance_clock(&self, secs: i64) {
-        self.tokens.clock.advance(secs);
+    pub(super) fn with_clock_for_tests(mut self, clock: std::sync::Arc<dyn http::Clock>) -> Self {
+        self.tokens.http = self.tokens.http.clone().with_clock(clock.clone());
+        self.http = self.http.clone().with_clock(clock.clone());
+        self.media_http = self.media_http.clone().with_clock(clock);
+        self
     }
 
     /// Send one ticketing call; on a 401 authenticate again and send it once more.
@@ -141,60 +126,33 @@ impl InbentaClient {
         target: Target<'_>,
         body: Option<Vec<u8>>,
     ) -> Result<reqwest::Response, ConnectorError> {
-        let credentials = self.tokens.credentials().await?;
-        let response = self
-            .send_once(&credentials, &method, target, body.clone())
-            .await?;
-        if response.status() != StatusCode::UNAUTHORIZED {
-            return Ok(response);
-        }
-        tracing::debug!(vendor = VENDOR, %method, path = %target.describe(), "Inbenta refused the token, authenticating again.");
-        self.tokens.invalidate(&credentials.token).await;
-        let credentials = self.tokens.credentials().await?;
-        self.send_once(&credentials, &method, target, body).await
-    }
-
-    async fn send_once(
-        &self,
-        credentials: &Credentials,
-        method: &Method,
-        target: Target<'_>,
-        body: Option<Vec<u8>>,
-    ) -> Result<reqwest::Response, ConnectorError> {
-        let (http, url) = match target {
-            Target::Api { path, query } => (
-                &self.http,
-                ticketing_endpoint(&credentials.ticketing_url, path, query)?,
-            ),
-            Target::Link(url) => (&self.media_http, url.clone()),
+        let vendor_http = match target {
+            Target::Api { .. } => &self.http,
+            Target::Link(_) => &self.media_http,
         };
-        let path = target.describe();
-        let mut request = http
-            .request(method.clone(), url)
-            .header(API_KEY_HEADER, self.tokens.api_key())
-            .header(
-                AUTHORIZATION,
-                format!("Bearer {}", credentials.token.expose_secret()),
-            );
-        if let Some(body) = body {
-            request = request
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body);
-        }
-        let started = Instant::now();
-        let result = request.send().await;
-        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        match result {
-            Ok(response) => {
-                tracing::debug!(vendor = VENDOR, %method, %path, status = response.status().as_u16(), elapsed_ms, "Inbenta call answered.");
-                Ok(response)
-            }
-            Err(err) => {
-                let err = ConnectorError::from_transport(VENDOR, &err.without_url());
-                tracing::debug!(vendor = VENDOR, %method, %path, elapsed_ms, error = %err, "Inbenta call failed.");
-                Err(err)
-            }
-        }
+        vendor_http
+            .send_authed(&self.tokens, |client, credentials: &Credentials| {
+                let url = match target {
+                    Target::Api { path, query } => {
+                        ticketing_endpoint(&credentials.ticketing_url, path, query)?
+                    }
+                    Target::Link(url) => url.clone(),
+                };
+                let request = client
+                    .request(method.clone(), url)
+                    .header(API_KEY_HEADER, self.tokens.api_key())
+                    .header(
+                        AUTHORIZATION,
+                        format!("Bearer {}", credentials.token.expose_secret()),
+                    );
+                Ok(match &body {
+                    Some(body) => request
+                        .header(CONTENT_TYPE, "application/json")
+                        .body(body.clone()),
+                    None => request,
+                })
+            })
+            .await
     }
 
     pub(super) async fn call<T: serde::de::DeserializeOwned>(
@@ -204,7 +162,8 @@ impl InbentaClient {
         query: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Result<T, ConnectorError> {
-        read_json(self.send(method, path, query, body).await?).await
+        let response = self.send(method, path, query, body).await?;
+        self.http.read_json(response).await
     }
 
     /// A call whose answer must name what it created.
@@ -303,11 +262,7 @@ impl TicketConnector for InbentaClient {
         let response = self
             .send(Method::PUT, &["tickets", ticket.as_str()], &[], Some(body))
             .await?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(error_from_response(response).await)
-        }
+        self.http.check(response).await.map(drop)
     }
 
     async fn list_replies(&self, ticket: &ExternalId) -> Result<Vec<TicketReply>, ConnectorError> {
@@ -411,30 +366,9 @@ impl TicketConnector for InbentaClient {
     }
 }
 
-/// Classify a failed answer, with the vendor's own message and any `Retry-After`.
-pub(super) async fn error_from_response(response: reqwest::Response) -> ConnectorError {
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
-    let body = response.bytes().await.unwrap_or_default();
-    ConnectorError::from_status(VENDOR, status, vendor_error_message(&body), retry_after)
-}
-
-/// `Retry-After` as delay-seconds or an HTTP date (a date in the past means "now").
-pub(super) fn parse_retry_after(
-    value: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let delay = at.with_timezone(&chrono::Utc) - now;
-    Some(delay.to_std().unwrap_or(Duration::ZERO))
+/// Inbenta's explanation of a failure (see [`vendor_error_message`]).
+fn error_text(body: &[u8]) -> Option<String> {
+    Some(vendor_error_message(body))
 }
 
 /// `{ticketing}/v1/{path...}?{query}`, each segment percent-encoded.
@@ -443,17 +377,10 @@ pub(super) fn ticketing_endpoint(
     path: &[&str],
     query: &[(&str, &str)],
 ) -> Result<Url, ConnectorError> {
-    let mut url = base.clone();
-    url.set_query(None);
-    url.path_segments_mut()
-        .map_err(|()| ConnectorError::Permanent {
-            vendor: VENDOR,
-            status: None,
-            message: "ticketing URL cannot take a path".into(),
-        })?
-        .pop_if_empty()
-        .push("v1")
-        .extend(path);
+    let mut base = base.clone();
+    base.set_query(None);
+    let segments: Vec<&str> = std::iter::once("v1").chain(path.iter().copied()).collect();
+    let mut url = http::with_segments(VENDOR, &base, &segments)?;
     if !query.is_empty() {
         url.query_pairs_mut().extend_pairs(query);
     }
@@ -472,13 +399,4 @@ fn non_empty(secret: Option<&SecretString>) -> Option<SecretString> {
     secret
         .filter(|s| !s.expose_secret().trim().is_empty())
         .cloned()
-}
-
-/// reqwest is built without a default TLS crypto provider; install ring's unless the process
-/// already chose one (start-up normally does this first).
-fn ensure_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Losing the race to another thread installing one is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
 }

@@ -4,7 +4,7 @@
 //! (CONTRACTS §3.3); the bridge reads the ticket itself, so only ids are kept. Events about
 //! replies and tickets are kept, the rest (users, queues, media...) are dropped.
 
-use super::client::{InbentaClient, VENDOR, error_from_response, to_json};
+use super::client::{InbentaClient, VENDOR, to_json};
 use super::loose_json::{first_id, first_instant, id_of};
 use super::wire::{MaybeWrapped, RegisterWebhookRequest, WebhookDto};
 use crate::connectors::{ConnectorError, HelpdeskEvent, Registration, WebhookError};
@@ -45,7 +45,7 @@ impl InbentaClient {
             .send(Method::POST, &["webhooks"], &[], Some(body))
             .await?;
         if !response.status().is_success() {
-            return Err(error_from_response(response).await);
+            return Err(self.http.failure(response).await.into_error());
         }
         tracing::info!(vendor = VENDOR, "Inbenta reply webhook registered.");
         Ok(Registration::Created)

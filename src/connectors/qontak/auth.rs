@@ -8,9 +8,11 @@
 //! document remembers which configured pair it replaced: when an operator puts new tokens in the
 //! settings, those win again.
 
-use super::client::{VENDOR, failure_of};
+use super::client::{VENDOR, classify};
 use super::wire::{RefreshRequest, TokenResponse};
+use crate::connectors::http::{TokenSource, VendorHttp};
 use crate::connectors::{ConnectorError, CredentialStore};
+use async_trait::async_trait;
 use reqwest::header::ACCEPT;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -71,23 +73,6 @@ impl Tokens {
     }
 }
 
-/// Wall clock in unix seconds; tests may move it forward.
-#[derive(Default)]
-pub(super) struct Clock {
-    offset_secs: AtomicI64,
-}
-
-impl Clock {
-    pub(super) fn now(&self) -> i64 {
-        chrono::Utc::now().timestamp() + self.offset_secs.load(Ordering::Relaxed)
-    }
-
-    #[cfg(test)]
-    pub(super) fn advance(&self, secs: i64) {
-        self.offset_secs.fetch_add(secs, Ordering::Relaxed);
-    }
-}
-
 /// The OAuth client settings of one channel.
 pub(super) struct OAuthSettings {
     pub(super) channel: String,
@@ -99,7 +84,7 @@ pub(super) struct OAuthSettings {
 }
 
 pub(super) struct TokenManager {
-    http: reqwest::Client,
+    pub(super) http: VendorHttp,
     settings: OAuthSettings,
     /// Fingerprint of the configured pair (never the tokens themselves).
     configured_fingerprint: String,
@@ -109,12 +94,11 @@ pub(super) struct TokenManager {
     tokens: Mutex<Option<Tokens>>,
     /// Unix seconds of the last failed early refresh (0: none).
     early_failed_at: AtomicI64,
-    pub(super) clock: Clock,
 }
 
 impl TokenManager {
     pub(super) fn new(
-        http: reqwest::Client,
+        http: VendorHttp,
         settings: OAuthSettings,
         store: Arc<dyn CredentialStore>,
     ) -> Self {
@@ -129,7 +113,6 @@ impl TokenManager {
             store_key,
             tokens: Mutex::new(None),
             early_failed_at: AtomicI64::new(0),
-            clock: Clock::default(),
         }
     }
 
@@ -145,7 +128,7 @@ impl TokenManager {
             *guard = Some(self.load().await?);
         }
         let current = guard.as_ref().cloned().ok_or_else(no_token)?;
-        let now = self.clock.now();
+        let now = self.http.clock().unix_seconds();
         let early_retry_at = self.early_failed_at.load(Ordering::Relaxed) + EARLY_RETRY_SECS;
         match &current.access {
             Some(access) if !current.refresh_due(now) => return Ok(access.clone()),
@@ -233,17 +216,16 @@ impl TokenManager {
             client_id: &self.settings.client_id,
             client_secret: self.settings.client_secret.expose_secret(),
         };
-        let response = self
+        let request = self
             .http
+            .client()
             .post(self.settings.token_url.clone())
             .header(ACCEPT, "application/json")
-            .json(&request)
-            .send()
-            .await
-            .map_err(|e| ConnectorError::from_transport(VENDOR, &e))?;
+            .json(&request);
+        let response = self.http.send(request).await?;
         let status = response.status();
         if !status.is_success() {
-            let failure = failure_of(response, self.clock.now()).await;
+            let failure = self.http.failure(response).await;
             if matches!(status.as_u16(), 400 | 401 | 403) {
                 return Err(ConnectorError::Auth {
                     vendor: VENDOR,
@@ -258,21 +240,21 @@ impl TokenManager {
                     ),
                 });
             }
-            return Err(failure.into_error(&format!(
-                "refreshing the access token of channel {:?}",
-                self.settings.channel
-            )));
+            return Err(classify(
+                failure,
+                &format!(
+                    "refreshing the access token of channel {:?}",
+                    self.settings.channel
+                ),
+            ));
         }
-        let answer: TokenResponse = response
-            .json()
-            .await
-            .map_err(|e| ConnectorError::from_transport(VENDOR, &e))?;
+        let answer: TokenResponse = self.http.read_json(response).await?;
         let refresh = answer
             .refresh_token
             .filter(|t| !t.is_empty())
             .map(SecretString::from)
             .unwrap_or_else(|| current.refresh.clone());
-        let created_at = answer.created_at.or(Some(self.clock.now()));
+        let created_at = answer.created_at.or(Some(self.http.clock().unix_seconds()));
         let fresh = Tokens {
             access: Some(SecretString::from(answer.access_token)),
             refresh,
@@ -307,6 +289,22 @@ impl TokenManager {
         if let Err(err) = self.store.save(&self.store_key, &value).await {
             tracing::error!(vendor = VENDOR, channel = %self.settings.channel, key = %self.store_key, error = %err, "Could not save the refreshed Qontak tokens; after a restart the channel needs new tokens in its settings.");
         }
+    }
+}
+
+#[async_trait]
+impl TokenSource for TokenManager {
+    type Token = SecretString;
+
+    async fn token(&self) -> Result<SecretString, ConnectorError> {
+        self.access_token().await
+    }
+
+    async fn replace(
+        &self,
+        rejected: &SecretString,
+    ) -> Result<Option<SecretString>, ConnectorError> {
+        self.replace_rejected(rejected).await.map(Some)
     }
 }
 

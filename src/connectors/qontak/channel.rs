@@ -1,11 +1,14 @@
 //! [`QontakChannel`]: one configured Qontak WhatsApp channel as a [`ChannelConnector`].
 
 use super::auth::{OAuthSettings, TokenManager};
-use super::client::{QontakClient, VENDOR};
+use super::client::{QontakClient, VENDOR, error_text};
 use super::rooms::RoomCache;
 use super::webhook;
 use super::wire::{MessageInteractions, RoomInteractions};
 use crate::config::{ChannelConfig, ChannelKind};
+#[cfg(test)]
+use crate::connectors::http::Clock;
+use crate::connectors::http::VendorHttp;
 use crate::connectors::{
     ChannelConnector, ConnectorError, CredentialStore, PollBatch, Registration, SentMessage,
     WebhookError,
@@ -108,16 +111,12 @@ impl QontakChannel {
             base_url: config.base_url.to_string(),
         };
         let (api_base, token_url) = base_urls(&config.base_url).ok_or_else(invalid_base)?;
-        // reqwest is built without a default TLS provider; installing ours twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .user_agent(concat!("omnibridge/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|source| QontakBuildError::HttpClient {
+        let http = VendorHttp::new(VENDOR, config.timeout, error_text).map_err(|source| {
+            QontakBuildError::HttpClient {
                 channel: config.id.clone(),
                 source,
-            })?;
+            }
+        })?;
         let oauth = OAuthSettings {
             channel: config.id.clone(),
             token_url,
@@ -155,9 +154,12 @@ impl QontakChannel {
         self.rooms.get(room.as_str()).and_then(|f| f.session)
     }
 
+    /// Read time from `clock` (tests move it forward).
     #[cfg(test)]
-    pub(super) fn advance_clock_for_tests(&self, secs: i64) {
-        self.client.tokens.clock.advance(secs);
+    pub(super) fn with_clock_for_tests(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.client.http = self.client.http.clone().with_clock(clock.clone());
+        self.client.tokens.http = self.client.tokens.http.clone().with_clock(clock);
+        self
     }
 }
 

@@ -6,9 +6,10 @@
 //! [`ConnectorError::WindowClosed`].
 
 use super::channel::QontakChannel;
-use super::client::{Failure, VENDOR, failure_of, read_json};
+use super::client::{VENDOR, classify};
 use super::convert::{self, Author};
 use super::wire::{Envelope, QMessage};
+use crate::connectors::http::{self, Failure};
 use crate::connectors::{ConnectorError, SentMessage};
 use crate::domain::{ExternalId, MediaFile, MediaKind, OutboundBody, Recipient};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
@@ -57,7 +58,7 @@ impl QontakChannel {
                         let mut form = reqwest::multipart::Form::new()
                             .text("room_id", room.to_owned())
                             .text("type", wire_type)
-                            .part("file", file_part(file));
+                            .part("file", http::file_part(file));
                         if let Some(caption) = caption.as_ref().filter(|c| !c.trim().is_empty()) {
                             form = form.text("text", caption.clone());
                         }
@@ -94,10 +95,10 @@ impl QontakChannel {
         response: reqwest::Response,
     ) -> Result<SentMessage, ConnectorError> {
         if !response.status().is_success() {
-            let failure = failure_of(response, self.client.tokens.clock.now()).await;
+            let failure = self.client.http.failure(response).await;
             return Err(self.send_refusal(room, failure).await);
         }
-        let answer: Envelope<QMessage> = read_json(response).await?;
+        let answer: Envelope<QMessage> = self.client.http.read_json(response).await?;
         let message = answer.data;
         if let Some(room_object) = &message.room {
             self.rooms.remember(room_object);
@@ -124,14 +125,14 @@ impl QontakChannel {
         let doing = format!("sending into room {room}");
         let client_refusal = matches!(failure.status, 400 | 403 | 409 | 422);
         if !client_refusal || failure.mentions(&["wait a moment"]) {
-            return failure.into_error(&doing);
+            return classify(failure, &doing);
         }
         if failure.mentions(WINDOW_WORDS) {
             return window_closed(room, &failure.summary());
         }
         match self.rooms.fetch(&self.client, room).await {
             Ok(facts) if facts.session_expired() => window_closed(room, &failure.summary()),
-            _ => failure.into_error(&doing),
+            _ => classify(failure, &doing),
         }
     }
 
@@ -209,12 +210,12 @@ impl QontakChannel {
         if response.status().is_success() {
             return Ok(());
         }
-        let failure = failure_of(response, self.client.tokens.clock.now()).await;
+        let failure = self.client.http.failure(response).await;
         if failure.status == 422 && failure.mentions(&["already resolved", "already been resolved"])
         {
             return Ok(());
         }
-        Err(failure.into_error(&format!("resolving room {room}")))
+        Err(classify(failure, &format!("resolving room {room}")))
     }
 }
 
@@ -279,17 +280,6 @@ pub(super) fn max_bytes(media_type: &str) -> u64 {
         "image" => 5 * MB,
         "video" | "audio" => 16 * MB,
         _ => 100 * MB,
-    }
-}
-
-fn file_part(file: &MediaFile) -> reqwest::multipart::Part {
-    let part = reqwest::multipart::Part::bytes(file.bytes.clone()).file_name(file.filename.clone());
-    match part.mime_str(&file.mime_type) {
-        Ok(part) => part,
-        // An unparsable type goes out as the default (octet-stream).
-        Err(_) => {
-            reqwest::multipart::Part::bytes(file.bytes.clone()).file_name(file.filename.clone())
-        }
     }
 }
 

@@ -2,8 +2,8 @@
 
 use super::{client_for, config_for, customer_ticket, server_answering};
 use crate::config::InbentaConfig;
+use crate::connectors::http::parse_retry_after;
 use crate::connectors::inbenta::InbentaClient;
-use crate::connectors::inbenta::client::parse_retry_after;
 use crate::connectors::inbenta::wire::vendor_error_message;
 use crate::connectors::{ConnectorError, TicketConnector};
 use crate::domain::ExternalId;

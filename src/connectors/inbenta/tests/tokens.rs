@@ -4,6 +4,7 @@ use super::{
     API_KEY, SECRET, client_for, mount_auth, now, one_user, requests_to, server_answering,
     ticketing, users_lookup, users_request,
 };
+use crate::connectors::http::ShiftedClock;
 use crate::connectors::{ConnectorError, TicketConnector};
 use crate::domain::ExternalId;
 use serde_json::json;
@@ -81,13 +82,14 @@ async fn token_is_refreshed_shortly_before_it_expires_and_ticketing_url_is_kept(
         .await;
     users_lookup("token-1").expect(1).mount(&server).await;
     users_lookup("token-2").expect(1).mount(&server).await;
-    let client = client_for(&server);
+    let clock = Arc::new(ShiftedClock::default());
+    let client = client_for(&server).with_clock_for_tests(clock.clone());
 
     client
         .find_user("a@x.invalid")
         .await
         .expect("call with the first token");
-    client.advance_clock(3600 - 60);
+    clock.advance(3600 - 60);
     client
         .find_user("a@x.invalid")
         .await
@@ -108,10 +110,11 @@ async fn failed_refresh_falls_back_to_full_authentication() {
         .await;
     users_lookup("token-1").expect(1).mount(&server).await;
     users_lookup("token-2").expect(1).mount(&server).await;
-    let client = client_for(&server);
+    let clock = Arc::new(ShiftedClock::default());
+    let client = client_for(&server).with_clock_for_tests(clock.clone());
 
     client.find_user("a@x.invalid").await.expect("first call");
-    client.advance_clock(3600 - 10);
+    clock.advance(3600 - 10);
     client
         .find_user("a@x.invalid")
         .await
@@ -127,10 +130,11 @@ async fn expired_token_is_replaced_by_full_authentication_without_refresh() {
     mount_auth(&server, "token-2", None).await;
     users_lookup("token-1").mount(&server).await;
     users_lookup("token-2").expect(1).mount(&server).await;
-    let client = client_for(&server);
+    let clock = Arc::new(ShiftedClock::default());
+    let client = client_for(&server).with_clock_for_tests(clock.clone());
 
     client.find_user("a@x.invalid").await.expect("first call");
-    client.advance_clock(3600 + 1);
+    clock.advance(3600 + 1);
     client
         .find_user("a@x.invalid")
         .await

@@ -2,6 +2,7 @@
 //! early refresh before expiry, and a clear error when the refresh token is dead.
 
 use super::{settings, sim_channel, to_room};
+use crate::connectors::http::ShiftedClock;
 use crate::connectors::qontak::{QontakBuildError, QontakChannel, credentials_key};
 use crate::connectors::{ChannelConnector, ConnectorError, CredentialStore};
 use crate::domain::OutboundBody;
@@ -91,14 +92,16 @@ async fn token_is_refreshed_before_it_expires() {
     let sim = QontakSim::start().await.unwrap();
     let room = sim.add_room("628111222333", "Siti");
     sim.set_token_lifetime(3600);
-    let channel = sim_channel(&sim, Arc::new(MemoryCredentials::new()));
+    let clock = Arc::new(ShiftedClock::default());
+    let channel =
+        sim_channel(&sim, Arc::new(MemoryCredentials::new())).with_clock_for_tests(clock.clone());
     // The configured token's lifetime is unknown: learn one through a refresh.
     sim.expire_access_token();
     channel.send(&to_room(&room), &text("one")).await.unwrap();
     assert_eq!(sim.tokens_issued(), 2);
     let bot_posts = sim.request_count("POST", "messages/whatsapp/bot");
 
-    channel.advance_clock_for_tests(3500);
+    clock.advance(3500);
     channel.send(&to_room(&room), &text("two")).await.unwrap();
     assert_eq!(sim.tokens_issued(), 3, "refreshed early");
     assert_eq!(
