@@ -4,6 +4,7 @@ mod admin;
 mod auth;
 mod health;
 mod helpdesk;
+mod refusal;
 mod webhooks;
 
 use crate::config::{ChannelKind, Settings};
@@ -77,6 +78,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::map_response(refusal::json_refusals))
         // Spans carry the path only: webhook URLs hold their secret in the query string.
         .layer(TraceLayer::new_for_http().make_span_with(
             |request: &axum::http::Request<axum::body::Body>| {
