@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+mod fd_limit;
 mod health;
 mod helpdesk;
 mod refusal;
@@ -18,6 +19,8 @@ use secrecy::SecretString;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tower_http::trace::TraceLayer;
+
+pub use fd_limit::raise_open_file_limit;
 
 /// What a webhook route needs to know about a channel.
 #[derive(Clone)]
