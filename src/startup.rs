@@ -228,6 +228,12 @@ impl Application {
         let (port, server) = match mode {
             Mode::Worker => (None, None),
             Mode::Serve => {
+                match crate::http::raise_open_file_limit() {
+                    Ok(limit) => tracing::info!(limit, "Open-file limit (connections) raised."),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "Could not raise the open-file limit.")
+                    }
+                }
                 let listener = tokio::net::TcpListener::bind(&settings.server.listen)
                     .await
                     .with_context(|| {

@@ -2,8 +2,10 @@
 
 mod admin;
 mod auth;
+mod fd_limit;
 mod health;
 mod helpdesk;
+mod refusal;
 mod webhooks;
 
 use crate::config::{ChannelKind, Settings};
@@ -17,6 +19,8 @@ use secrecy::SecretString;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tower_http::trace::TraceLayer;
+
+pub use fd_limit::raise_open_file_limit;
 
 /// What a webhook route needs to know about a channel.
 #[derive(Clone)]
@@ -77,6 +81,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::map_response(refusal::json_refusals))
         // Spans carry the path only: webhook URLs hold their secret in the query string.
         .layer(TraceLayer::new_for_http().make_span_with(
             |request: &axum::http::Request<axum::body::Body>| {

@@ -7,6 +7,7 @@ use crate::domain::ChannelId;
 use crate::error::ApiError;
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
@@ -26,19 +27,33 @@ pub(super) struct WebhookAnswer {
 pub(super) async fn getchat(
     state: State<AppState>,
     channel: Path<String>,
-    query: Query<WebhookQuery>,
+    query: Result<Query<WebhookQuery>, QueryRejection>,
     body: Bytes,
 ) -> Result<Json<WebhookAnswer>, ApiError> {
-    receive(state, ChannelKind::Getchat, channel, query, body).await
+    receive(
+        state,
+        ChannelKind::Getchat,
+        channel,
+        query.map_err(invalid_query)?,
+        body,
+    )
+    .await
 }
 
 pub(super) async fn qontak(
     state: State<AppState>,
     channel: Path<String>,
-    query: Query<WebhookQuery>,
+    query: Result<Query<WebhookQuery>, QueryRejection>,
     body: Bytes,
 ) -> Result<Json<WebhookAnswer>, ApiError> {
-    receive(state, ChannelKind::Qontak, channel, query, body).await
+    receive(
+        state,
+        ChannelKind::Qontak,
+        channel,
+        query.map_err(invalid_query)?,
+        body,
+    )
+    .await
 }
 
 /// Verify → parse → store → answer. 200 only once the events are committed.
@@ -128,6 +143,14 @@ async fn handle(
         duplicates: outcome.duplicates,
         refused,
     })
+}
+
+/// 400 for a query string that does not parse (a duplicated `?auth=`, for example).
+fn invalid_query(rejection: QueryRejection) -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_query",
+        detail: rejection.body_text(),
+    }
 }
 
 /// 400 for a body that is not JSON, 422 for JSON of a shape we do not know.

@@ -7,6 +7,7 @@ mod admin;
 mod answers;
 mod cli;
 mod crash;
+mod edge;
 mod ingest;
 mod media;
 mod qontak;
