@@ -157,6 +157,19 @@ impl TestEnv {
         }
     }
 
+    /// A second connection to the app's database, for checks the API does not expose.
+    pub async fn store(&self) -> omnibridge::store::Store {
+        omnibridge::store::Store::connect(
+            &secrecy::SecretString::from(self.database_url.clone()),
+            &omnibridge::store::ConnectOptions {
+                max_connections: 2,
+                pg_schema: self.pg_schema.clone(),
+            },
+        )
+        .await
+        .expect("test store")
+    }
+
     /// The bridge's public address (what vendors are told to call).
     pub fn public_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

@@ -1,6 +1,7 @@
 //! Integration tests: the real application (HTTP, store, workers, connectors) against the
 //! simulated vendors on loopback, on SQLite and on PostgreSQL.
 
+mod admission;
 mod helpers;
 
 mod admin;
