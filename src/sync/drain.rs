@@ -202,12 +202,7 @@ impl Engine {
         span: &tracing::Span,
     ) -> Result<bool, StoreError> {
         let failure = self.classify_failure(event, err);
-        let lease_until = ms_after(self.inner.settings.lease_ttl);
-        let mut tx = self
-            .inner
-            .store
-            .begin_leased(conversation.id, &self.inner.owner, lease_until)
-            .await?;
+        let mut tx = self.begin_leased(conversation).await?;
         Store::fail_event_in_tx(&mut tx, event.id, &failure).await?;
         tx.commit().await?;
         match &failure {
@@ -234,12 +229,7 @@ impl Engine {
         kind: &str,
         error: &str,
     ) -> Result<(), StoreError> {
-        let lease_until = ms_after(self.inner.settings.lease_ttl);
-        let mut tx = self
-            .inner
-            .store
-            .begin_leased(conversation.id, &self.inner.owner, lease_until)
-            .await?;
+        let mut tx = self.begin_leased(conversation).await?;
         let failure = EventFailure::DeadLetter {
             error: format!("stored event payload is unreadable: {error}"),
         };
@@ -248,6 +238,18 @@ impl Engine {
         metrics::counter!("omnibridge_events_processed_total", "kind" => kind.to_owned(), "result" => "dead_letter").increment(1);
         tracing::error!(event_id, seq, kind, channel = %conversation.channel, conversation = %conversation.conversation_key, error, "Stored event cannot be read; parked as a dead letter.");
         Ok(())
+    }
+
+    /// A transaction that re-checks and extends this worker's lease on the conversation.
+    pub(super) async fn begin_leased(
+        &self,
+        conversation: &ClaimedConversation,
+    ) -> Result<crate::store::Tx, StoreError> {
+        let lease_until = ms_after(self.inner.settings.lease_ttl);
+        self.inner
+            .store
+            .begin_leased(conversation.id, &self.inner.owner, lease_until)
+            .await
     }
 
     fn classify_failure(&self, event: &PendingEvent, err: &ProcessError) -> EventFailure {

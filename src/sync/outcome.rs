@@ -5,7 +5,7 @@
 use super::Engine;
 use super::message::{LinkWrite, Processed};
 use crate::domain::EventKind;
-use crate::store::{ClaimedConversation, PendingEvent, Store, StoreError, Tx, ms_after};
+use crate::store::{ClaimedConversation, PendingEvent, Store, StoreError, Tx};
 
 impl Engine {
     /// Write the outcome of a processed event and mark it finished, under the lease.
@@ -15,12 +15,7 @@ impl Engine {
         event: &PendingEvent,
         processed: &Processed,
     ) -> Result<(), StoreError> {
-        let lease_until = ms_after(self.inner.settings.lease_ttl);
-        let mut tx = self
-            .inner
-            .store
-            .begin_leased(conversation.id, &self.inner.owner, lease_until)
-            .await?;
+        let mut tx = self.begin_leased(conversation).await?;
         if let EventKind::Status(status) = &event.event.kind {
             Store::record_status_in_tx(&mut tx, &conversation.channel, status, event.id).await?;
         }
