@@ -46,6 +46,14 @@ pub(super) async fn json_refusals(response: Response) -> Response {
             refusal.headers_mut().insert(name.clone(), value.clone());
         }
     }
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body is never read, so this connection cannot carry another request:
+        // say so, or a client that pools connections sends its next request into a closing socket.
+        refusal.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
     refusal
 }
 
@@ -84,6 +92,15 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(value["code"], "payload_too_large");
         assert_eq!(value["detail"], "length limit exceeded");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_closes_its_connection() {
+        let plain = (StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded").into_response();
+        let json = json_refusals(plain).await;
+        assert_eq!(json.headers()[header::CONNECTION], "close");
+        let other = json_refusals((StatusCode::NOT_FOUND, "no").into_response()).await;
+        assert!(other.headers().get(header::CONNECTION).is_none());
     }
 
     #[tokio::test]

@@ -79,6 +79,7 @@ pub struct AppOptions {
     /// `fallback_template` of channel `sales`, as a TOML inline table.
     pub fallback_template: Option<&'static str>,
     pub sync_resolution: bool,
+    pub lease_ttl: &'static str,
 }
 
 impl Default for AppOptions {
@@ -92,6 +93,7 @@ impl Default for AppOptions {
             reconcile_interval: "1h",
             fallback_template: None,
             sync_resolution: false,
+            lease_ttl: "5s",
         }
     }
 }
@@ -170,6 +172,29 @@ impl TestEnv {
         .expect("test store")
     }
 
+    /// The PostgreSQL schema this test's tables live in (`None` on SQLite).
+    pub fn pg_schema(&self) -> Option<&str> {
+        self.pg_schema.as_deref()
+    }
+
+    /// Spawn the real binary (`serve` or `worker`) on this environment's settings; its log goes
+    /// to the returned file.
+    pub fn spawn_binary(&self, command: &str, listen: &str) -> (tokio::process::Child, PathBuf) {
+        let config = self.write_config(listen);
+        let log = config.with_extension("log");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_omnibridge"))
+            .arg(command)
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stderr(log_file)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the omnibridge binary starts");
+        (child, log)
+    }
+
     /// The bridge's public address (what vendors are told to call).
     pub fn public_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -210,7 +235,7 @@ max_connections = 10
 
 [worker]
 concurrency = {concurrency}
-lease_ttl = "5s"
+lease_ttl = "{lease_ttl}"
 max_attempts = {max_attempts}
 retry_delays = {retry_delays}
 sweep_interval = "200ms"
@@ -271,6 +296,7 @@ sync_resolution = {sync_resolution}
                 .map(|s| format!("schema = \"{s}\""))
                 .unwrap_or_default(),
             concurrency = o.concurrency,
+            lease_ttl = o.lease_ttl,
             max_attempts = o.max_attempts,
             retry_delays = o.retry_delays,
             mappings = self.mappings_dir.display(),
@@ -301,7 +327,7 @@ sync_resolution = {sync_resolution}
 }
 
 /// A port nobody listens on right now.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")

@@ -11,6 +11,7 @@ mod crash;
 mod edge;
 mod ingest;
 mod media;
+mod processes;
 mod qontak;
 mod reconcile;
 mod resilience;
