@@ -8,6 +8,7 @@ mod admin;
 mod answers;
 mod cli;
 mod crash;
+mod early_answers;
 mod edge;
 mod ingest;
 mod media;
