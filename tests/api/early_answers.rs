@@ -34,7 +34,10 @@ on_both_databases!(
 
         // An auto-acknowledgement written at once, delivered by webhook while there is no link.
         env.inbenta
-            .add_agent_answer(ticket.id, "<p>Thanks, an agent will be with you shortly.</p>")
+            .add_agent_answer(
+                ticket.id,
+                "<p>Thanks, an agent will be with you shortly.</p>",
+            )
             .expect("the ticket exists");
         eventually("the answer's delivery was accepted", || async {
             early_delivery_accepted(&env).then_some(())

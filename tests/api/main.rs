@@ -12,6 +12,7 @@ mod early_answers;
 mod edge;
 mod ingest;
 mod media;
+mod mutations;
 mod processes;
 mod qontak;
 mod reconcile;
