@@ -1,20 +1,24 @@
-//! Throughput benchmark: posts N webhooks over W conversations to a running bridge (the real
-//! `serve` code path) with zero-latency simulated vendors, and prints accepted webhooks per second,
-//! messages fully synced per second, p50/p99 from accept to the Inbenta call, and peak RSS.
+//! Throughput benchmark: the real `omnibridge serve` binary, zero-latency simulated vendors, and
+//! one load generator posting N get.chat webhooks over W conversations, 64 in flight. Beside it,
+//! in the same run and with the same load, the bare baseline (an axum handler doing one INSERT
+//! per webhook on the same database), so every figure reads as a ratio.
+//!
+//! Prints per database: accepted webhooks/s (bridge and baseline), p99 of the webhook answer
+//! while the backlog drains, messages fully synced per second (accept → Inbenta), accept→Inbenta
+//! p50/p99, and the bridge process's peak RSS.
 //!
 //! `cargo bench --bench throughput` (SQLite, and PostgreSQL when reachable at 127.0.0.1:5432).
 //! `BENCH_MESSAGES` (default 20000) and `BENCH_CONVERSATIONS` (default 500) change the load.
 
-use omnibridge::config;
+mod baseline;
+mod load;
+
 use omnibridge::sandbox::getchat::GetchatSim;
 use omnibridge::sandbox::inbenta::{self, InbentaSim};
-use omnibridge::startup::{Application, Mode};
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const SECRET: &str = "bench-secret";
-const POSTERS: usize = 64;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -34,51 +38,123 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         omnibridge::startup::install_crypto_provider();
-        run("sqlite", None).await;
+        run(None).await;
         let pg_up = {
             use sqlx::Connection;
             sqlx::PgConnection::connect(PG_URL).await.is_ok()
         };
         if pg_up {
-            run(
-                "postgres",
-                Some(format!("bench_{}", uuid::Uuid::new_v4().simple())),
-            )
-            .await;
+            run(Some(uuid::Uuid::new_v4().simple().to_string())).await;
         } else {
             println!("postgres: skipped ({PG_URL} unreachable)");
         }
-        println!(
-            "peak RSS of the whole process (bridge + simulators + load generator): {} MiB",
-            peak_rss_kib() / 1024
-        );
     });
 }
 
-async fn run(label: &str, pg_schema: Option<String>) {
+/// One database: the baseline, then the bridge, with the same load.
+async fn run(pg_suffix: Option<String>) {
+    let label = if pg_suffix.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     let messages = env_usize("BENCH_MESSAGES", 20_000);
     let conversations = env_usize("BENCH_CONVERSATIONS", 500);
     let dir = tempfile::tempdir().expect("temp dir");
+
+    let base_schema = pg_suffix.as_ref().map(|s| format!("bench_base_{s}"));
+    let base = baseline::start(
+        &dir.path().join("baseline.db"),
+        base_schema.as_deref().map(|s| (PG_URL, s)),
+    )
+    .await;
+    let (base_elapsed, _, base_latencies) = load::post_all(&base.url, messages, conversations).await;
+    drop(base);
+    let base_rate = messages as f64 / base_elapsed.as_secs_f64();
+
     let inbenta_sim = InbentaSim::start().await.expect("inbenta sim");
     let getchat_sim = GetchatSim::start().await.expect("get.chat sim");
-    let (db_url, schema_line) = match &pg_schema {
-        None => (
-            format!("sqlite://{}", dir.path().join("bench.db").display()),
-            String::new(),
-        ),
-        Some(schema) => (PG_URL.to_owned(), format!("schema = \"{schema}\"")),
+    let bridge_schema = pg_suffix.as_ref().map(|s| format!("bench_{s}"));
+    let db_url = match &bridge_schema {
+        None => format!("sqlite://{}", dir.path().join("bench.db").display()),
+        Some(_) => PG_URL.to_owned(),
     };
-    let mappings = dir.path().join("mappings");
+    let port = free_port();
+    let config = dir.path().join("bench.toml");
+    let toml = bench_settings_toml(&BenchSettings {
+        listen: format!("127.0.0.1:{port}"),
+        db_url,
+        schema: bridge_schema,
+        mappings: write_mappings(dir.path()),
+        inbenta: &inbenta_sim,
+        getchat: &getchat_sim,
+    });
+    std::fs::write(&config, toml).expect("bench config");
+    let mut bridge = start_bridge(&config, port).await;
+    let url = format!("http://127.0.0.1:{port}/webhooks/getchat/bench?auth={SECRET}");
+    let started = Instant::now();
+    let (accept_elapsed, accepted_at, latencies) =
+        load::post_all(&url, messages, conversations).await;
+    let synced_elapsed = wait_for_sync(&inbenta_sim, messages, started, label).await;
+    let peak_rss_kib = peak_rss_kib(bridge.id().expect("bridge pid"));
+    let _ = bridge.start_kill();
+    let _ = bridge.wait().await;
+
+    let delivery = accept_to_inbenta(&inbenta_sim, &accepted_at);
+    let rate = messages as f64 / accept_elapsed.as_secs_f64();
+    println!("{label}: {messages} webhooks over {conversations} conversations, {} in flight", load::POSTERS);
+    println!(
+        "  accepted   bridge {rate:>7.0}/s   baseline {base_rate:>7.0}/s   ratio {:.0} %",
+        100.0 * rate / base_rate
+    );
+    println!(
+        "  answer p99 bridge {:>7.1?}   baseline {:>7.1?}   (p50 {:.1?} / {:.1?})",
+        load::quantile(&latencies, 0.99),
+        load::quantile(&base_latencies, 0.99),
+        load::quantile(&latencies, 0.50),
+        load::quantile(&base_latencies, 0.50),
+    );
+    println!(
+        "  synced     {:>7.0} messages/s end to end; accept→Inbenta p50 {:?} p99 {:?}",
+        messages as f64 / synced_elapsed.as_secs_f64(),
+        load::quantile(&delivery, 0.50),
+        load::quantile(&delivery, 0.99),
+    );
+    println!("  bridge peak RSS {} MiB", peak_rss_kib / 1024);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn write_mappings(dir: &std::path::Path) -> std::path::PathBuf {
+    let mappings = dir.join("mappings");
     std::fs::create_dir_all(&mappings).expect("mappings dir");
     std::fs::write(
         mappings.join("routes.toml"),
         "[[route]]\nname = \"default\"\nchannel = \"*\"\n",
     )
     .expect("rules");
-    let toml = format!(
+    mappings
+}
+
+struct BenchSettings<'a> {
+    listen: String,
+    db_url: String,
+    schema: Option<String>,
+    mappings: std::path::PathBuf,
+    inbenta: &'a InbentaSim,
+    getchat: &'a GetchatSim,
+}
+
+fn bench_settings_toml(s: &BenchSettings<'_>) -> String {
+    format!(
         r#"
 [server]
-listen = "127.0.0.1:0"
+listen = "{listen}"
 [database]
 url = "{db_url}"
 max_connections = 16
@@ -99,85 +175,78 @@ base_url = "{getchat}"
 token = "{token}"
 webhook_secret = "{SECRET}"
 "#,
-        mappings = mappings.display(),
-        auth = inbenta_sim.auth_url(),
+        listen = s.listen,
+        db_url = s.db_url,
+        schema_line = s
+            .schema
+            .as_ref()
+            .map(|schema| format!("schema = \"{schema}\""))
+            .unwrap_or_default(),
+        mappings = s.mappings.display(),
+        auth = s.inbenta.auth_url(),
         key = inbenta::API_KEY,
         secret = inbenta::SECRET,
-        getchat = getchat_sim.base_url(),
-        token = getchat_sim.token(),
-    );
-    let settings = config::load_from_str(&toml, "bench.toml", &[]).expect("bench settings");
-    let app = Application::build(settings, Mode::Serve)
-        .await
-        .expect("bridge starts");
-    let url = format!(
-        "http://127.0.0.1:{}/webhooks/getchat/bench?auth={SECRET}",
-        app.port().expect("port")
-    );
-    let shutdown = app.shutdown_token();
-    let running = tokio::spawn(app.run_until_stopped());
+        getchat = s.getchat.base_url(),
+        token = s.getchat.token(),
+    )
+}
 
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(POSTERS)
-        .build()
-        .expect("client");
-    let accepted_at: Arc<Vec<std::sync::Mutex<Option<SystemTime>>>> =
-        Arc::new((0..messages).map(|_| std::sync::Mutex::new(None)).collect());
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut posters = Vec::new();
-    for _ in 0..POSTERS {
-        let (client, url, next, accepted_at) = (
-            client.clone(),
-            url.clone(),
-            next.clone(),
-            accepted_at.clone(),
-        );
-        posters.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= messages {
-                    return;
-                }
-                let wa_id = format!("49150{:05}", i % conversations);
-                let body = serde_json::json!({
-                    "contacts": [{ "profile": { "name": "Bench" }, "wa_id": wa_id }],
-                    "messages": [{ "from": wa_id, "id": format!("wamid.bench.{i}"),
-                        "timestamp": "1700000000", "type": "text", "text": { "body": format!("bench#{i}#") } }]
-                });
-                let response = client.post(&url).json(&body).send().await.expect("post");
-                assert_eq!(response.status(), 200, "webhook refused");
-                if let Ok(mut slot) = accepted_at[i].lock() {
-                    *slot = Some(SystemTime::now());
-                }
-            }
-        }));
+/// The real binary, built by `cargo bench` in the bench profile, ready to take webhooks.
+async fn start_bridge(config: &std::path::Path, port: u16) -> tokio::process::Child {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_omnibridge"))
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the bridge starts");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if ready {
+            return child;
+        }
+        assert!(Instant::now() < deadline, "the bridge did not become ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    for poster in posters {
-        poster.await.expect("poster");
-    }
-    let accept_elapsed = started.elapsed();
+}
 
+/// Wait until Inbenta holds every message; the time from the first post.
+async fn wait_for_sync(
+    inbenta_sim: &InbentaSim,
+    messages: usize,
+    started: Instant,
+    label: &str,
+) -> Duration {
     let deadline = Instant::now() + Duration::from_secs(600);
-    let synced_elapsed = loop {
+    loop {
         let synced = inbenta_sim.message_count();
         if synced >= messages {
-            break started.elapsed();
+            return started.elapsed();
         }
         if Instant::now() > deadline {
             println!("{label}: only {synced}/{messages} synced after 10 minutes");
-            break started.elapsed();
+            return started.elapsed();
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    }
+}
 
-    let mut latencies = Vec::with_capacity(messages);
+/// For every message on Inbenta, the time from its webhook's 200 to its arrival, sorted.
+fn accept_to_inbenta(inbenta_sim: &InbentaSim, accepted_at: &load::AcceptedAt) -> Vec<Duration> {
+    let mut latencies = Vec::new();
     for ticket in inbenta_sim.tickets() {
-        let items = std::iter::once((ticket.message.as_str(), ticket.received_at)).chain(
+        let items = std::iter::once((ticket.message.clone(), ticket.received_at)).chain(
             ticket
                 .replies
                 .iter()
-                .map(|r| (r.message.as_str(), r.received_at)),
+                .map(|r| (r.message.clone(), r.received_at)),
         );
         for (html, at) in items {
             let Some(i) = html
@@ -197,25 +266,12 @@ webhook_secret = "{SECRET}"
         }
     }
     latencies.sort();
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    println!(
-        "{label}: {messages} webhooks over {conversations} conversations | accepted {:.0}/s | synced {:.0}/s | accept→Inbenta p50 {:?} p99 {:?}",
-        messages as f64 / accept_elapsed.as_secs_f64(),
-        messages as f64 / synced_elapsed.as_secs_f64(),
-        pct(0.50),
-        pct(0.99),
-    );
-    shutdown.cancel();
-    let _ = running.await;
+    latencies
 }
 
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+/// VmHWM of a process, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
