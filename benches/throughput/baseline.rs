@@ -33,15 +33,13 @@ impl Drop for Baseline {
 pub async fn start(sqlite_path: &std::path::Path, pg: Option<(&str, &str)>) -> Baseline {
     let db = match pg {
         None => {
-            let options = SqliteConnectOptions::from_str(&format!(
-                "sqlite://{}",
-                sqlite_path.display()
-            ))
-            .expect("sqlite url")
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10));
+            let options =
+                SqliteConnectOptions::from_str(&format!("sqlite://{}", sqlite_path.display()))
+                    .expect("sqlite url")
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(16)
                 .connect_with(options)
@@ -70,7 +68,10 @@ pub async fn start(sqlite_path: &std::path::Path, pg: Option<(&str, &str)>) -> B
                     .await
                     .expect("baseline schema");
             }
-            Db::Postgres(pool, format!("INSERT INTO \"{schema}\".webhooks (body) VALUES ($1)"))
+            Db::Postgres(
+                pool,
+                format!("INSERT INTO \"{schema}\".webhooks (body) VALUES ($1)"),
+            )
         }
     };
     let app = axum::Router::new()

@@ -68,7 +68,8 @@ async fn run(pg_suffix: Option<String>) {
         base_schema.as_deref().map(|s| (PG_URL, s)),
     )
     .await;
-    let (base_elapsed, _, base_latencies) = load::post_all(&base.url, messages, conversations).await;
+    let (base_elapsed, _, base_latencies) =
+        load::post_all(&base.url, messages, conversations).await;
     drop(base);
     let base_rate = messages as f64 / base_elapsed.as_secs_f64();
 
@@ -102,7 +103,10 @@ async fn run(pg_suffix: Option<String>) {
 
     let delivery = accept_to_inbenta(&inbenta_sim, &accepted_at);
     let rate = messages as f64 / accept_elapsed.as_secs_f64();
-    println!("{label}: {messages} webhooks over {conversations} conversations, {} in flight", load::POSTERS);
+    println!(
+        "{label}: {messages} webhooks over {conversations} conversations, {} in flight",
+        load::POSTERS
+    );
     println!(
         "  accepted   bridge {rate:>7.0}/s   baseline {base_rate:>7.0}/s   ratio {:.0} %",
         100.0 * rate / base_rate
