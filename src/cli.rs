@@ -129,7 +129,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let (report, ok) =
                 crate::mapping::validate_report(&settings.mappings.dir, &channel_ids(&settings));
             print!("{report}");
-            Ok(if ok { 0 } else { 1 })
+            // Loadable, but `serve` would refuse: say so per key, and fail.
+            for problem in &settings.unusable_secrets {
+                eprintln!("warning: {problem}");
+            }
+            if !settings.unusable_secrets.is_empty() {
+                eprintln!(
+                    "error: {} credential(s) empty or still a placeholder: `serve` and `worker` refuse to start until they are set",
+                    settings.unusable_secrets.len()
+                );
+            }
+            Ok(if ok && settings.unusable_secrets.is_empty() {
+                0
+            } else {
+                1
+            })
         }
         Command::Mappings {
             command: MappingsCommand::Validate { dir, config },
@@ -304,6 +318,9 @@ fn load_settings(args: &ConfigArg) -> anyhow::Result<Settings> {
 
 async fn serve(args: ConfigArg, mode: Mode) -> anyhow::Result<i32> {
     let settings = load_settings(&args)?;
+    settings
+        .refuse_unusable_secrets()
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
     let app = Application::build(settings, mode)
         .await
         .context("starting omnibridge")?;

@@ -196,6 +196,7 @@ impl Application {
         mode: Mode,
         extra_routes: Option<axum::Router>,
     ) -> anyhow::Result<Self> {
+        settings.refuse_unusable_secrets()?;
         install_crypto_provider();
         let metrics = crate::metrics::handle();
         let shutdown = CancellationToken::new();
