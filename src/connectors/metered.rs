@@ -2,7 +2,8 @@
 
 use super::{
     ChannelConnector, ConnectorError, HelpdeskEvent, NewReply, NewTicket, PollBatch, Registration,
-    SentMessage, TicketAttachment, TicketConnector, TicketReply, TicketSummary, WebhookError,
+    SentMessage, TicketAttachment, TicketConnector, TicketReply, TicketSummary, WebhookAuthError,
+    WebhookError,
 };
 use crate::domain::{
     ChannelId, ConversationKey, ExternalId, InboundEvent, MediaFile, MediaRef, OutboundBody,
@@ -10,6 +11,7 @@ use crate::domain::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use reqwest::header::HeaderMap;
 use secrecy::SecretString;
 
 pub struct Metered<T> {
@@ -187,6 +189,14 @@ impl<T: TicketConnector> TicketConnector for Metered<T> {
             TicketConnector::vendor(&self.inner),
             self.inner.fetch_attachment(attachment).await,
         )
+    }
+
+    fn verify_webhook(&self, headers: &HeaderMap) -> Result<(), WebhookAuthError> {
+        self.inner.verify_webhook(headers)
+    }
+
+    fn webhook_handshake(&self, headers: &HeaderMap) -> Result<String, WebhookAuthError> {
+        self.inner.webhook_handshake(headers)
     }
 
     fn parse_webhook(&self, body: &[u8]) -> Result<Vec<HelpdeskEvent>, WebhookError> {

@@ -13,7 +13,7 @@ mod metered;
 pub mod qontak;
 mod registry;
 
-pub use error::{ConnectorError, ErrorClass, WebhookError};
+pub use error::{ConnectorError, ErrorClass, WebhookAuthError, WebhookError};
 pub use metered::Metered;
 pub use registry::Registry;
 
@@ -24,6 +24,7 @@ use crate::domain::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use reqwest::header::HeaderMap;
 use secrecy::SecretString;
 
 /// A messaging channel the bridge receives customer conversations from.
@@ -213,7 +214,15 @@ pub trait TicketConnector: Send + Sync + 'static {
         attachment: &TicketAttachment,
     ) -> Result<MediaFile, ConnectorError>;
 
-    /// Parse a helpdesk webhook delivery (the signature is checked by the HTTP layer).
+    /// Whether a webhook delivery proves it comes from the helpdesk, from its headers; checked
+    /// before [`TicketConnector::parse_webhook`].
+    fn verify_webhook(&self, headers: &HeaderMap) -> Result<(), WebhookAuthError>;
+
+    /// The helpdesk's webhook verification handshake (a `GET` on the webhook URL): the
+    /// plain-text body to answer with.
+    fn webhook_handshake(&self, headers: &HeaderMap) -> Result<String, WebhookAuthError>;
+
+    /// Parse a helpdesk webhook delivery (after [`TicketConnector::verify_webhook`]).
     fn parse_webhook(&self, body: &[u8]) -> Result<Vec<HelpdeskEvent>, WebhookError>;
 
     /// Register the bridge's webhook for new replies unless one with this URL exists.
