@@ -1,9 +1,9 @@
 //! A connector wrapper that counts every vendor call in `omnibridge_vendor_calls_total`.
 
 use super::{
-    ChannelConnector, ConnectorError, HelpdeskEvent, NewReply, NewTicket, PollBatch, Registration,
-    SentMessage, TicketAttachment, TicketConnector, TicketReply, TicketSummary, WebhookAuthError,
-    WebhookError,
+    ChannelCapabilities, ChannelConnector, ConnectorError, HelpdeskEvent, NewReply, NewTicket,
+    PollBatch, Registration, SentMessage, TicketAttachment, TicketConnector, TicketReply,
+    TicketSummary, WebhookAuthError, WebhookError,
 };
 use crate::domain::{
     ChannelId, ConversationKey, ExternalId, InboundEvent, MediaFile, MediaRef, OutboundBody,
@@ -89,6 +89,10 @@ impl<T: ChannelConnector> ChannelConnector for Metered<T> {
 
     async fn poll(&self, since: DateTime<Utc>) -> Result<PollBatch, ConnectorError> {
         observe(self.inner.vendor(), self.inner.poll(since).await)
+    }
+
+    fn capabilities(&self) -> ChannelCapabilities {
+        self.inner.capabilities()
     }
 
     async fn acknowledge(&self, batch: &PollBatch) -> Result<(), ConnectorError> {
