@@ -47,8 +47,12 @@ pub(super) fn spawn_writers(
     })
 }
 
-async fn write_batch(store: &Store, queue: &DrainQueue, batch: Vec<IngestRequest>) {
+async fn write_batch(store: &Store, queue: &DrainQueue, mut batch: Vec<IngestRequest>) {
     if batch.len() > 1 {
+        // Take conversation rows in one order in every batch, so two batches on PostgreSQL
+        // never wait for each other's rows in a cycle. Stable: a conversation's webhooks keep
+        // their arrival order.
+        batch.sort_by(|a, b| lock_order(a).cmp(&lock_order(b)));
         let all: Vec<(&ChannelId, &[InboundEvent])> = batch
             .iter()
             .map(|r| (&r.channel, r.events.as_slice()))
@@ -75,6 +79,12 @@ async fn write_batch(store: &Store, queue: &DrainQueue, batch: Vec<IngestRequest
         .map(|mut outcomes| outcomes.pop().unwrap_or_default());
         let _ = request.reply.send(result);
     }
+}
+
+/// The first conversation row a request's events take.
+fn lock_order(request: &IngestRequest) -> (&str, Option<&str>) {
+    let first = request.events.iter().map(|e| e.conversation.as_str()).min();
+    (request.channel.as_str(), first)
 }
 
 /// Store several webhooks' events and their triggers in one transaction.

@@ -13,8 +13,10 @@ use crate::domain::{DeliveryStatus, EventKind};
 use crate::store::{ClaimedConversation, PendingEvent, Store, StoreError, Tx, ms_after};
 use tokio::sync::{mpsc, oneshot};
 
-/// Most completions written in one transaction.
-const MAX_BATCH: usize = 128;
+/// Most completions written in one transaction on SQLite. PostgreSQL writes each on its own:
+/// its row locks on several conversations, taken in another order by ingest, would deadlock,
+/// and it commits concurrent transactions in parallel anyway.
+const SQLITE_MAX_BATCH: usize = 128;
 const QUEUE_CAPACITY: usize = 1024;
 
 /// A processed event waiting to be written.
@@ -35,7 +37,11 @@ pub(super) fn spawn_writers(
     owner: String,
     writers: usize,
 ) -> mpsc::Sender<Completion> {
-    super::group_commit::spawn_writers(writers, QUEUE_CAPACITY, MAX_BATCH, move |batch| {
+    let max_batch = match store.kind() {
+        crate::store::DbKind::Sqlite => SQLITE_MAX_BATCH,
+        crate::store::DbKind::Postgres => 1,
+    };
+    super::group_commit::spawn_writers(writers, QUEUE_CAPACITY, max_batch, move |batch| {
         let (store, owner) = (store.clone(), owner.clone());
         async move { write_batch(&store, &owner, batch).await }
     })
