@@ -10,6 +10,7 @@ mod cli;
 mod crash;
 mod edge;
 mod ingest;
+mod listener;
 mod media;
 mod processes;
 mod qontak;
