@@ -59,7 +59,7 @@ pub struct ServerConfig {
     /// Time for a request's head (request line and headers), from its first byte or from accept.
     #[serde(with = "humantime_serde_compat")]
     pub header_read_timeout: Duration,
-    /// Time for a request's whole body, once its head was read.
+    /// Time for a request's whole body, once it has room in `max_body_bytes_in_flight`.
     #[serde(with = "humantime_serde_compat")]
     pub body_read_timeout: Duration,
     /// How long a keep-alive connection may wait for its next request.
