@@ -177,6 +177,7 @@ fn closing(mut response: Response) -> Response {
 }
 
 fn too_large(limits: &BodyLimits) -> Response {
+    crate::metrics::body_refused("too_large");
     closing(json_refusal(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
@@ -188,6 +189,7 @@ fn too_large(limits: &BodyLimits) -> Response {
 }
 
 fn timed_out(limits: &BodyLimits) -> Response {
+    crate::metrics::body_refused("timeout");
     tracing::warn!(
         timeout = ?limits.read_timeout,
         "Request refused: its body did not arrive within server.body_read_timeout."
@@ -211,6 +213,7 @@ fn unreadable(err: &axum::Error) -> Response {
 }
 
 fn busy() -> Response {
+    crate::metrics::body_refused("busy");
     tracing::warn!(
         "Request answered 503: server.max_body_bytes_in_flight stayed full for server.body_read_timeout."
     );

@@ -231,6 +231,17 @@ on_both_databases!(
             closed(&sockets[100..]) == 0,
             "the newest idle sockets stay open until their deadline"
         );
+        let metrics = app
+            .client
+            .get(format!("{}/metrics", app.address))
+            .send()
+            .await
+            .unwrap();
+        let metrics = metrics.text().await.unwrap();
+        assert!(
+            metrics.contains("omnibridge_connections_closed_total{reason=\"evicted\"}"),
+            "{metrics}"
+        );
         app.stop().await;
     }
 );
@@ -333,6 +344,19 @@ async fn a_stalled_body_is_answered_408_in_json_and_closed_at_the_body_timeout()
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("application/json"), "{answer}");
     assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("omnibridge_body_refusals_total{reason=\"timeout\"}"),
+        "{metrics}"
+    );
     app.stop().await;
 }
 

@@ -178,10 +178,10 @@ pub(crate) async fn serve(
             _ = activity.changed.notified() => {}
             _ = sleep_until(deadline) => {
                 if activity.deadline(&timeouts).is_some_and(|d| d <= Instant::now()) {
-                    break "deadline passed";
+                    break "deadline";
                 }
             }
-            _ = activity.evict.notified() => break "connection limit reached",
+            _ = activity.evict.notified() => break "evicted",
             _ = shutdown.cancelled(), if !stopping => {
                 stopping = true;
                 conn.as_mut().graceful_shutdown();
@@ -189,6 +189,7 @@ pub(crate) async fn serve(
         }
     };
     tracing::debug!(reason, "Closing connection.");
+    crate::metrics::connection_closed(reason);
     drop(slot);
     conn.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(CLOSE_GRACE, conn).await;

@@ -119,6 +119,7 @@ pub async fn serve(
         };
         let activity = connection::Activity::new(Instant::now());
         let Some(slot) = registry.admit(activity.clone()) else {
+            crate::metrics::connection_closed("refused");
             if let Some(suppressed) = refused.hit(Instant::now()) {
                 tracing::warn!(
                     max_connections = settings.max_connections,
