@@ -228,16 +228,7 @@ impl Application {
         let (port, server) = match mode {
             Mode::Worker => (None, None),
             Mode::Serve => {
-                let open_files = match crate::http::raise_open_file_limit() {
-                    Ok(limit) => {
-                        tracing::info!(limit, "Open-file limit (connections) raised.");
-                        Some(limit)
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "Could not raise the open-file limit.");
-                        None
-                    }
-                };
+                let listener_settings = listener_settings(&settings);
                 let listener = tokio::net::TcpListener::bind(&settings.server.listen)
                     .await
                     .with_context(|| {
@@ -251,7 +242,6 @@ impl Application {
                 if let Some(extra) = extra_routes {
                     app = app.merge(extra);
                 }
-                let listener_settings = listener_settings(&settings, open_files);
                 let server = tokio::spawn(crate::http::serve(
                     listener,
                     app,
@@ -370,8 +360,19 @@ fn url_encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-/// The listener's limits; `server.max_connections` lowered to fit the open-file limit.
-fn listener_settings(settings: &Settings, open_files: Option<u64>) -> ListenerSettings {
+/// Raise the open-file limit, then the listener's limits: `server.max_connections` lowered to
+/// fit the open-file limit.
+fn listener_settings(settings: &Settings) -> ListenerSettings {
+    let open_files = match crate::http::raise_open_file_limit() {
+        Ok(limit) => {
+            tracing::info!(limit, "Open-file limit (connections) raised.");
+            Some(limit)
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "Could not raise the open-file limit.");
+            None
+        }
+    };
     let server = &settings.server;
     let max_connections =
         crate::http::effective_max_connections(server.max_connections, open_files);
