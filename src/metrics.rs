@@ -2,7 +2,8 @@
 //!
 //! Counters: `omnibridge_webhooks_received_total{channel,result}`,
 //! `omnibridge_events_ingested_total{channel,kind}`, `omnibridge_events_processed_total{kind,result}`,
-//! `omnibridge_vendor_calls_total{vendor,outcome}`. Gauge: `omnibridge_queue_depth`.
+//! `omnibridge_vendor_calls_total{vendor,outcome}`, `omnibridge_connections_closed_total{reason}`,
+//! `omnibridge_body_refusals_total{reason}`. Gauge: `omnibridge_queue_depth`.
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
@@ -40,6 +41,14 @@ fn describe() {
         "omnibridge_vendor_calls_total",
         "Calls to vendors, by vendor and outcome."
     );
+    metrics::describe_counter!(
+        "omnibridge_connections_closed_total",
+        "Connections the bridge closed: evicted (the oldest idle one, at server.max_connections), refused (at the limit with none idle), deadline (header_read_timeout or idle_timeout)."
+    );
+    metrics::describe_counter!(
+        "omnibridge_body_refusals_total",
+        "Request bodies refused: too_large (413), timeout (408), busy (503, max_body_bytes_in_flight full)."
+    );
     metrics::describe_gauge!("omnibridge_queue_depth", "Events waiting to be processed.");
 }
 
@@ -47,4 +56,14 @@ fn describe() {
 pub fn vendor_call(vendor: &'static str, outcome: &'static str) {
     metrics::counter!("omnibridge_vendor_calls_total", "vendor" => vendor, "outcome" => outcome)
         .increment(1);
+}
+
+/// Count one connection the bridge closed (`evicted`, `refused`, `deadline`).
+pub fn connection_closed(reason: &'static str) {
+    metrics::counter!("omnibridge_connections_closed_total", "reason" => reason).increment(1);
+}
+
+/// Count one refused request body (`too_large`, `timeout`, `busy`).
+pub fn body_refused(reason: &'static str) {
+    metrics::counter!("omnibridge_body_refusals_total", "reason" => reason).increment(1);
 }

@@ -8,7 +8,7 @@ use crate::connectors::qontak::QontakChannel;
 use crate::connectors::{
     ChannelConnector, ConnectorError, CredentialStore, Registry, TicketConnector,
 };
-use crate::http::{AppState, router};
+use crate::http::{AppState, BodyLimits, ListenerSettings, router};
 use crate::jobs::{DrainHandler, DrainQueue};
 use crate::mapping::LiveRules;
 use crate::store::{ConnectOptions, Store};
@@ -229,12 +229,7 @@ impl Application {
         let (port, server) = match mode {
             Mode::Worker => (None, None),
             Mode::Serve => {
-                match crate::http::raise_open_file_limit() {
-                    Ok(limit) => tracing::info!(limit, "Open-file limit (connections) raised."),
-                    Err(err) => {
-                        tracing::warn!(error = %err, "Could not raise the open-file limit.")
-                    }
-                }
+                let listener_settings = listener_settings(&settings);
                 let listener = tokio::net::TcpListener::bind(&settings.server.listen)
                     .await
                     .with_context(|| {
@@ -243,18 +238,18 @@ impl Application {
                 let port = listener.local_addr()?.port();
                 let mut app = router(
                     AppState::new(engine.clone(), &settings, metrics),
-                    settings.server.max_body_bytes,
+                    BodyLimits::from_settings(&settings),
                 );
                 if let Some(extra) = extra_routes {
                     app = app.merge(extra);
                 }
-                let stop = shutdown.clone();
-                let server = tokio::spawn(async move {
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(async move { stop.cancelled().await })
-                        .await
-                });
-                tracing::info!(listen = %settings.server.listen, port, "HTTP server listening.");
+                let server = tokio::spawn(crate::http::serve(
+                    listener,
+                    app,
+                    listener_settings,
+                    shutdown.clone(),
+                ));
+                tracing::info!(listen = %settings.server.listen, port, max_connections = listener_settings.max_connections, "HTTP server listening.");
                 // Vendors verify the URL while we register it, so the server must listen first.
                 tasks.push(tokio::spawn(register_webhooks(
                     engine.clone(),
@@ -374,6 +369,37 @@ async fn register_channel_webhooks(connector: &dyn ChannelConnector, url: &str) 
 
 fn url_encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// Raise the open-file limit, then the listener's limits: `server.max_connections` lowered to
+/// fit the open-file limit.
+fn listener_settings(settings: &Settings) -> ListenerSettings {
+    let open_files = match crate::http::raise_open_file_limit() {
+        Ok(limit) => {
+            tracing::info!(limit, "Open-file limit (connections) raised.");
+            Some(limit)
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "Could not raise the open-file limit.");
+            None
+        }
+    };
+    let server = &settings.server;
+    let max_connections =
+        crate::http::effective_max_connections(server.max_connections, open_files);
+    if max_connections < server.max_connections {
+        tracing::warn!(
+            configured = server.max_connections,
+            max_connections,
+            open_file_limit = open_files,
+            "server.max_connections lowered to leave file descriptors for the database and vendor calls; raise LimitNOFILE to allow more."
+        );
+    }
+    ListenerSettings {
+        max_connections,
+        header_read_timeout: server.header_read_timeout,
+        idle_timeout: server.idle_timeout,
+    }
 }
 
 fn engine_settings(settings: &Settings) -> EngineSettings {

@@ -33,6 +33,23 @@ fn write_report(out: &mut String, s: &Settings) -> std::fmt::Result {
     }
     writeln!(out, "  admin_token: {}", secret(&s.server.admin_token))?;
     writeln!(out, "  max_body_bytes: {}", s.server.max_body_bytes)?;
+    writeln!(
+        out,
+        "  max_body_bytes_in_flight: {}",
+        s.server.max_body_bytes_in_flight
+    )?;
+    writeln!(
+        out,
+        "  max_connections: {} (fewer if the open-file limit is low)",
+        s.server.max_connections
+    )?;
+    writeln!(
+        out,
+        "  header_read_timeout: {}, body_read_timeout: {}, idle_timeout: {}",
+        duration(s.server.header_read_timeout),
+        duration(s.server.body_read_timeout),
+        duration(s.server.idle_timeout)
+    )?;
 
     let url = s.database.url.expose_secret();
     writeln!(

@@ -62,6 +62,19 @@ pub struct ServerConfig {
     pub admin_token: Option<SecretString>,
     /// Largest webhook body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Request bodies held in memory at once, in bytes; requests beyond it wait their turn.
+    pub max_body_bytes_in_flight: usize,
+    /// Connections held open at once; at the limit a new one closes the oldest idle one.
+    pub max_connections: usize,
+    /// Time for a request's head (request line and headers), from its first byte or from accept.
+    #[serde(with = "humantime_serde_compat")]
+    pub header_read_timeout: Duration,
+    /// Time for a request's whole body, once it has room in `max_body_bytes_in_flight`.
+    #[serde(with = "humantime_serde_compat")]
+    pub body_read_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request.
+    #[serde(with = "humantime_serde_compat")]
+    pub idle_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +84,11 @@ impl Default for ServerConfig {
             public_url: None,
             admin_token: None,
             max_body_bytes: 2 * 1024 * 1024,
+            max_body_bytes_in_flight: 16 * 1024 * 1024,
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }

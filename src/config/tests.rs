@@ -56,6 +56,11 @@ fn the_example_file_mentions_every_settings_key() {
         "public_url",
         "admin_token",
         "max_body_bytes",
+        "max_body_bytes_in_flight",
+        "max_connections",
+        "header_read_timeout",
+        "body_read_timeout",
+        "idle_timeout",
         "url",
         "max_connections",
         "schema",
@@ -256,6 +261,32 @@ fn listen_concurrency_retry_delays_and_url_schemes_are_checked() {
 }
 
 #[test]
+fn connection_limits_and_timeouts_are_checked() {
+    let defaults = load_from_str("", DEFAULTS_SOURCE, &[]).unwrap().server;
+    assert_eq!(defaults.max_connections, 1024);
+    assert_eq!(defaults.max_body_bytes_in_flight, 16 * 1024 * 1024);
+    assert_eq!(defaults.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(defaults.body_read_timeout, Duration::from_secs(30));
+    assert_eq!(defaults.idle_timeout, Duration::from_secs(60));
+    let text = "[server]\nmax_body_bytes = 4096\nmax_body_bytes_in_flight = 1024\nmax_connections = 0\nidle_timeout = \"0s\"\nbody_read_timeout = \"2s\"\n";
+    let joined = load_from_str(text, "omnibridge.toml", &[])
+        .unwrap_err()
+        .problems()
+        .join("\n");
+    for expected in [
+        "omnibridge.toml:3: server.max_body_bytes_in_flight (1024) must be at least server.max_body_bytes (4096)",
+        "omnibridge.toml:4: server.max_connections must be at least 1",
+        "omnibridge.toml:5: server.idle_timeout must be longer than 0s",
+    ] {
+        assert!(joined.contains(expected), "{expected:?} not in:\n{joined}");
+    }
+    assert!(!joined.contains("body_read_timeout"), "{joined}");
+    let vars = [("OMNIBRIDGE__SERVER__HEADER_READ_TIMEOUT", "3s")];
+    let s = load_from_str("", DEFAULTS_SOURCE, &env(&vars)).unwrap();
+    assert_eq!(s.server.header_read_timeout, Duration::from_secs(3));
+}
+
+#[test]
 fn env_overrides_replace_file_values_with_the_right_types() {
     let vars = [
         ("OMNIBRIDGE__DATABASE__URL", "postgres://u:pw@db/omni"),
@@ -379,6 +410,9 @@ fn describe_shows_what_is_enabled_and_no_secret() {
         "fallback template: follow_up (id, 1 parameter(s))",
         "media: conversions not implemented yet",
         "access_token [placeholder]",
+        "max_body_bytes_in_flight: 16777216",
+        "max_connections: 1024",
+        "header_read_timeout: 10s, body_read_timeout: 30s, idle_timeout: 1m",
     ] {
         assert!(report.contains(expected), "{expected:?} not in:\n{report}");
     }

@@ -101,6 +101,38 @@ fn check_server(settings: &Settings, origin: &Origin<'_>, problems: &mut Vec<Str
             "server.max_body_bytes must be at least 1",
         ));
     }
+    check_server_limits(settings, origin, problems);
+}
+
+fn check_server_limits(settings: &Settings, origin: &Origin<'_>, problems: &mut Vec<String>) {
+    let server = &settings.server;
+    if server.max_body_bytes_in_flight < server.max_body_bytes {
+        problems.push(origin.problem(
+            &KeyPath::keys(&["server", "max_body_bytes_in_flight"]),
+            format!(
+                "server.max_body_bytes_in_flight ({}) must be at least server.max_body_bytes ({}): one body must fit",
+                server.max_body_bytes_in_flight, server.max_body_bytes
+            ),
+        ));
+    }
+    if server.max_connections == 0 {
+        problems.push(origin.problem(
+            &KeyPath::keys(&["server", "max_connections"]),
+            "server.max_connections must be at least 1",
+        ));
+    }
+    for (key, value) in [
+        ("header_read_timeout", server.header_read_timeout),
+        ("body_read_timeout", server.body_read_timeout),
+        ("idle_timeout", server.idle_timeout),
+    ] {
+        if value.is_zero() {
+            problems.push(origin.problem(
+                &KeyPath::keys(&["server", key]),
+                format!("server.{key} must be longer than 0s"),
+            ));
+        }
+    }
 }
 
 fn check_database(settings: &Settings, origin: &Origin<'_>, problems: &mut Vec<String>) {

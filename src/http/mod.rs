@@ -2,9 +2,11 @@
 
 mod admin;
 mod auth;
+mod body_budget;
 mod fd_limit;
 mod health;
 mod helpdesk;
+mod listener;
 mod refusal;
 mod webhooks;
 
@@ -21,7 +23,9 @@ use std::sync::Arc;
 use tower_http::trace::TraceLayer;
 
 pub(crate) use auth::secret_matches;
+pub use body_budget::BodyLimits;
 pub use fd_limit::raise_open_file_limit;
+pub use listener::{ListenerSettings, effective_max_connections, serve};
 
 /// What a webhook route needs to know about a channel.
 #[derive(Clone)]
@@ -63,7 +67,20 @@ impl AppState {
     }
 }
 
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+impl BodyLimits {
+    /// `server.max_body_bytes`, `server.max_body_bytes_in_flight`, `server.body_read_timeout`.
+    pub fn from_settings(settings: &Settings) -> Self {
+        let server = &settings.server;
+        BodyLimits::new(
+            server.max_body_bytes,
+            server.max_body_bytes_in_flight,
+            server.body_read_timeout,
+        )
+    }
+}
+
+pub fn router(state: AppState, body_limits: BodyLimits) -> Router {
+    let max_body_bytes = body_limits.max_body_bytes();
     Router::new()
         .route("/webhooks/getchat/{channel}", post(webhooks::getchat))
         .route("/webhooks/qontak/{channel}", post(webhooks::qontak))
@@ -79,6 +96,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            body_limits,
+            body_budget::bounded_body,
+        ))
         .layer(axum::middleware::map_response(refusal::json_refusals))
         // Spans carry the path only: webhook URLs hold their secret in the query string.
         .layer(TraceLayer::new_for_http().make_span_with(

@@ -16,6 +16,11 @@ struct RefusalBody {
     detail: String,
 }
 
+/// A refusal the bridge answers itself, as `{code, detail}`.
+pub(super) fn json_refusal(status: StatusCode, code: &'static str, detail: String) -> Response {
+    (status, Json(RefusalBody { code, detail })).into_response()
+}
+
 /// `map_response` layer: a 4xx without a JSON body is answered again as `{code, detail}`.
 pub(super) async fn json_refusals(response: Response) -> Response {
     let status = response.status();

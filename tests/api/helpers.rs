@@ -80,6 +80,8 @@ pub struct AppOptions {
     pub fallback_template: Option<&'static str>,
     pub sync_resolution: bool,
     pub lease_ttl: &'static str,
+    /// Extra lines for the `[server]` section (timeouts, connection and body limits).
+    pub server: &'static str,
 }
 
 impl Default for AppOptions {
@@ -94,6 +96,7 @@ impl Default for AppOptions {
             fallback_template: None,
             sync_resolution: false,
             lease_ttl: "5s",
+            server: "",
         }
     }
 }
@@ -227,6 +230,7 @@ impl TestEnv {
 listen = "{listen}"
 public_url = "{public_url}"
 admin_token = "{ADMIN_TOKEN}"
+{server_extra}
 
 [database]
 url = "{db}"
@@ -283,6 +287,7 @@ sync_resolution = {sync_resolution}
             qontak_client_secret = omnibridge::sandbox::qontak::CLIENT_SECRET,
             qontak_integration = self.qontak.channel_integration_id(),
             public_url = self.public_url(),
+            server_extra = o.server,
             reconcile_interval = o.reconcile_interval,
             sync_resolution = o.sync_resolution,
             fallback_template = o

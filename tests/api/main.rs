@@ -11,6 +11,7 @@ mod crash;
 mod early_answers;
 mod edge;
 mod ingest;
+mod listener;
 mod media;
 mod mutations;
 mod processes;
