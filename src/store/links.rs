@@ -3,7 +3,7 @@
 //! One row per ticket: a conversation whose ticket was closed gets a new row with the next
 //! `generation`, so the history of tickets for a customer stays visible.
 
-use super::{Store, StoreError, Tx, now_ms, on_db, on_tx};
+use super::{EffectKind, LinkState, Store, StoreError, Tx, now_ms, on_db, on_tx};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -23,8 +23,7 @@ pub struct Link {
     #[serde(rename = "inbenta_ticket_id")]
     pub helpdesk_ticket_id: Option<String>,
     pub ticket_external_id: String,
-    /// `open` or `closed`.
-    pub state: String,
+    pub state: LinkState,
     pub status_checked_at: Option<i64>,
     pub closed_at: Option<i64>,
     /// Who the conversation is assigned to on the channel (user and/or group), as last reported.
@@ -154,7 +153,7 @@ impl Store {
     pub async fn update_link_state_in_tx(
         tx: &mut Tx,
         link_id: i64,
-        state: &str,
+        state: LinkState,
         closed_at: Option<i64>,
     ) -> Result<(), StoreError> {
         let query = "UPDATE links SET state = $1, closed_at = $2, status_checked_at = $3, \
@@ -214,7 +213,7 @@ impl Store {
         tx: &mut Tx,
         vendor: &str,
         remote_id: &str,
-        kind: &str,
+        kind: EffectKind,
         event_id: i64,
     ) -> Result<(), StoreError> {
         let query = "INSERT INTO bridge_effects (vendor, remote_id, kind, event_id, created_at) \

@@ -10,6 +10,7 @@ mod held;
 mod links;
 mod outbound;
 mod processes;
+mod states;
 
 pub use conversations::{
     ClaimedConversation, EventFailure, IngestOutcome, Pending, PendingEvent, ReleaseOutcome,
@@ -20,6 +21,7 @@ pub use links::{Link, LinkFilter, NewLink};
 pub use outbound::{NewOutbound, OutboundMessage};
 use processes::alive_since;
 pub use processes::{HEARTBEAT_EVERY, PROCESS_DEAD_AFTER};
+pub use states::{EffectKind, EventState, LinkState, OutboundKind, OutboundStatus, UnknownState};
 
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -2,7 +2,7 @@
 //! three parts), keyed by what it delivers, so a retry or a crash never sends a part twice and a
 //! delivery status finds its message.
 
-use super::{Store, StoreError, Tx, now_ms, on_db, on_tx};
+use super::{OutboundKind, OutboundStatus, Store, StoreError, Tx, now_ms, on_db, on_tx};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -14,12 +14,10 @@ pub struct OutboundMessage {
     /// What the message delivers, e.g. `reply:<helpdesk reply id>`.
     pub source: String,
     pub part: i32,
-    /// text | media | template
-    pub kind: String,
+    pub kind: OutboundKind,
     pub remote_id: Option<String>,
     pub alt_remote_id: Option<String>,
-    /// sent | delivered | read | failed | window_closed
-    pub status: String,
+    pub status: OutboundStatus,
     pub error: Option<String>,
     /// The event that sent (or parked) it.
     pub event_id: Option<i64>,
@@ -35,27 +33,16 @@ pub struct NewOutbound<'a> {
     pub link_id: Option<i64>,
     pub source: &'a str,
     pub part: i32,
-    pub kind: &'a str,
+    pub kind: OutboundKind,
     pub remote_id: Option<&'a str>,
     pub alt_remote_id: Option<&'a str>,
-    pub status: &'a str,
+    pub status: OutboundStatus,
     pub error: Option<&'a str>,
     pub event_id: i64,
 }
 
 const OUTBOUND_COLUMNS: &str = "id, channel, conversation_key, link_id, source, part, kind, \
     remote_id, alt_remote_id, status, error, event_id, created_at, updated_at";
-
-/// Later statuses never overwrite further-along ones (a `delivered` arriving after `read`).
-fn status_rank(status: &str) -> i32 {
-    match status {
-        "failed" | "window_closed" => 4,
-        "read" | "played" => 3,
-        "delivered" => 2,
-        "sent" => 1,
-        _ => 0,
-    }
-}
 
 impl Store {
     /// Parts already recorded for a source (what a retry must not send again).
@@ -150,11 +137,11 @@ impl Store {
     pub async fn apply_outbound_status_in_tx(
         tx: &mut Tx,
         id: i64,
-        current: &str,
-        status: &str,
+        current: OutboundStatus,
+        status: OutboundStatus,
         error: Option<&str>,
     ) -> Result<bool, StoreError> {
-        if status_rank(status) <= status_rank(current) {
+        if status.rank() <= current.rank() {
             return Ok(false);
         }
         let query = "UPDATE outbound_messages SET status = $1, error = COALESCE($2, error), \
@@ -167,18 +154,5 @@ impl Store {
             .bind(current)
             .execute(conn).await.map(|r| r.rows_affected()))?;
         Ok(changed > 0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::status_rank;
-
-    #[test]
-    fn statuses_only_move_forward() {
-        assert!(status_rank("delivered") > status_rank("sent"));
-        assert!(status_rank("read") > status_rank("delivered"));
-        assert!(status_rank("failed") > status_rank("read"));
-        assert_eq!(status_rank("something new"), 0);
     }
 }

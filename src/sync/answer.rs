@@ -10,8 +10,11 @@ use super::whatsapp_text::html_to_whatsapp;
 use crate::connectors::{
     ChannelConnector, ConnectorError, SentMessage, TicketAttachment, TicketConnector, TicketReply,
 };
-use crate::domain::{ExternalId, MediaKind, OutboundBody, Recipient};
-use crate::store::{ClaimedConversation, Link, NewOutbound, OutboundMessage, PendingEvent};
+use crate::domain::{ExternalId, MediaKind, OutboundBody, Recipient, ReplyAuthor};
+use crate::store::{
+    ClaimedConversation, Link, NewOutbound, OutboundKind, OutboundMessage, OutboundStatus,
+    PendingEvent,
+};
 use chrono::{TimeZone, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -79,7 +82,7 @@ impl Engine {
         reply: &TicketReply,
         bridge_user: &ExternalId,
     ) -> Result<bool, ProcessError> {
-        if reply.kind != "answer" {
+        if reply.author != ReplyAuthor::Agent {
             return Ok(false);
         }
         // Echo suppression: everything the bridge posts carries a marker and is recorded.
@@ -190,10 +193,10 @@ impl Engine {
                     link_id: Some(link.id),
                     source: &source,
                     part: part.number,
-                    kind: part.body.label(),
+                    kind: OutboundKind::from(&part.body),
                     remote_id: Some(sent.id.as_str()),
                     alt_remote_id: sent.alt_id.as_ref().map(ExternalId::as_str),
-                    status: "sent",
+                    status: OutboundStatus::Sent,
                     error: None,
                     event_id: event.id,
                 },
@@ -217,7 +220,7 @@ impl Engine {
         event: &PendingEvent,
         link: &Link,
         source: &str,
-        status: &str,
+        status: OutboundStatus,
         error: &str,
     ) -> Result<(), ProcessError> {
         self.record_outbound(
@@ -228,7 +231,7 @@ impl Engine {
                 link_id: Some(link.id),
                 source,
                 part: PARKED_PART,
-                kind: "parked",
+                kind: OutboundKind::Parked,
                 remote_id: None,
                 alt_remote_id: None,
                 status,
@@ -280,7 +283,7 @@ impl Engine {
                 event,
                 link,
                 &source,
-                "window_closed",
+                OutboundStatus::WindowClosed,
                 vendor_message,
             )
             .await?;
@@ -321,10 +324,10 @@ impl Engine {
                 link_id: Some(link.id),
                 source: &source,
                 part: TEMPLATE_PART,
-                kind: "template",
+                kind: OutboundKind::Template,
                 remote_id: Some(sent.id.as_str()),
                 alt_remote_id: sent.alt_id.as_ref().map(ExternalId::as_str),
-                status: "sent",
+                status: OutboundStatus::Sent,
                 error: None,
                 event_id: event.id,
             },

@@ -148,8 +148,8 @@ impl Engine {
         let err = match result {
             Ok(processed) => match self.commit_processed(conversation, event, &processed).await {
                 Ok(()) => {
-                    metrics::counter!("omnibridge_events_processed_total", "kind" => event.kind.clone(), "result" => processed.state).increment(1);
-                    tracing::info!(parent: &span, state = processed.state, outcome = %processed.outcome, "Event processed.");
+                    metrics::counter!("omnibridge_events_processed_total", "kind" => event.kind.clone(), "result" => processed.state.as_str()).increment(1);
+                    tracing::info!(parent: &span, state = %processed.state, outcome = %processed.outcome, "Event processed.");
                     return Ok(true);
                 }
                 Err(err) => ProcessError::Store(err),

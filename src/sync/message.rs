@@ -9,19 +9,22 @@ use super::Engine;
 use super::drain::ProcessError;
 use super::render::{self, RenderedMessage};
 use crate::connectors::{ChannelConnector, ConnectorError, NewReply, NewTicket, TicketConnector};
+use crate::domain::TicketState;
 use crate::domain::{CustomerMessage, ExternalId, MessageBody};
-use crate::store::{ClaimedConversation, Link, NewLink, PendingEvent, now_ms};
+use crate::store::{
+    ClaimedConversation, EffectKind, EventState, Link, LinkState, NewLink, PendingEvent, now_ms,
+};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The result of processing one event, written in the event's completing transaction.
 pub(super) struct Processed {
-    pub state: &'static str,
+    pub state: EventState,
     pub outcome: serde_json::Value,
     pub link_writes: Vec<LinkWrite>,
     /// (vendor, remote id, kind) of every object the bridge created.
-    pub effects: Vec<(&'static str, String, &'static str)>,
+    pub effects: Vec<(&'static str, String, EffectKind)>,
     /// A delivery status for a message the bridge sent.
     pub status_update: Option<super::activity::StatusUpdate>,
 }
@@ -29,7 +32,7 @@ pub(super) struct Processed {
 impl Processed {
     pub fn done(outcome: serde_json::Value) -> Self {
         Processed {
-            state: "done",
+            state: EventState::Done,
             outcome,
             link_writes: Vec::new(),
             effects: Vec::new(),
@@ -39,7 +42,7 @@ impl Processed {
 
     pub fn skipped(outcome: serde_json::Value) -> Self {
         Processed {
-            state: "skipped",
+            state: EventState::Skipped,
             ..Processed::done(outcome)
         }
     }
@@ -55,7 +58,7 @@ pub(super) enum LinkWrite {
     Insert(OwnedLink),
     State {
         link_id: i64,
-        state: &'static str,
+        state: LinkState,
         closed_at: Option<i64>,
     },
     Assignee {
@@ -155,18 +158,18 @@ impl Engine {
                 let creator = ExternalId::new(link.helpdesk_user_id.clone().unwrap_or_default());
                 if reopen {
                     tickets
-                        .set_ticket_status(&ticket_id, self.inner.settings.open_status)
+                        .set_ticket_state(&ticket_id, &TicketState::Open)
                         .await?;
                     writes.push(LinkWrite::State {
                         link_id: link.id,
-                        state: "open",
+                        state: LinkState::Open,
                         closed_at: None,
                     });
                 }
                 let reply_id = self
                     .post_reply(&tickets, &ticket_id, creator, &rendered, &marker, recovery)
                     .await?;
-                effects.push((tickets.vendor(), reply_id.to_string(), "reply"));
+                effects.push((tickets.vendor(), reply_id.to_string(), EffectKind::Reply));
                 json!({ "action": if reopen { "reopened_and_replied" } else { "replied" }, "ticket_id": ticket_id, "reply_id": reply_id, "attachments": rendered.attachments.len() })
             }
             Target::NewTicket {
@@ -205,7 +208,7 @@ impl Engine {
                     }
                     None => tickets.create_ticket(&ticket).await?,
                 };
-                effects.push((tickets.vendor(), ticket_id.to_string(), "ticket"));
+                effects.push((tickets.vendor(), ticket_id.to_string(), EffectKind::Ticket));
                 writes.push(LinkWrite::Insert(OwnedLink {
                     channel: conversation.channel.clone(),
                     conversation_key: conversation.conversation_key.clone(),
@@ -221,7 +224,7 @@ impl Engine {
             }
         };
         Ok(Processed {
-            state: "done",
+            state: EventState::Done,
             outcome,
             link_writes: writes,
             effects,
@@ -280,32 +283,32 @@ impl Engine {
         let stale = link.status_checked_at.is_none_or(|at| {
             now_ms() - at >= i64::try_from(settings.status_check_interval.as_millis()).unwrap_or(0)
         });
-        if link.state == "open"
+        if link.state == LinkState::Open
             && stale
             && let Some(ticket_id) = &link.helpdesk_ticket_id
         {
-            let status = tickets
-                .ticket_status(&ExternalId::new(ticket_id.clone()))
+            let state = tickets
+                .ticket_state(&ExternalId::new(ticket_id.clone()))
                 .await?;
-            if status == Some(settings.closed_status) {
+            if state == Some(TicketState::Closed) {
                 let closed_at = now_ms();
                 tracing::info!(ticket_id = %ticket_id, "Ticket was closed in the helpdesk.");
-                link.state = "closed".into();
+                link.state = LinkState::Closed;
                 link.closed_at = Some(closed_at);
                 writes.push(LinkWrite::State {
                     link_id: link.id,
-                    state: "closed",
+                    state: LinkState::Closed,
                     closed_at: Some(closed_at),
                 });
             } else {
                 writes.push(LinkWrite::State {
                     link_id: link.id,
-                    state: "open",
+                    state: LinkState::Open,
                     closed_at: None,
                 });
             }
         }
-        if link.state == "open" {
+        if link.state == LinkState::Open {
             return Ok(Target::Reply {
                 link: Box::new(link),
                 reopen: false,

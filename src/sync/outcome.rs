@@ -26,14 +26,14 @@ impl Engine {
             Store::apply_outbound_status_in_tx(
                 &mut tx,
                 update.outbound_id,
-                &update.current,
-                &update.status,
+                update.current,
+                update.status,
                 update.error.as_deref(),
             )
             .await?;
         }
         for (vendor, remote_id, kind) in &processed.effects {
-            Store::record_effect_in_tx(&mut tx, vendor, remote_id, kind, event.id).await?;
+            Store::record_effect_in_tx(&mut tx, vendor, remote_id, *kind, event.id).await?;
         }
         Store::complete_event_in_tx(&mut tx, event.id, processed.state, &processed.outcome).await?;
         tx.commit().await
@@ -59,7 +59,7 @@ async fn apply_link_write(tx: &mut Tx, write: &LinkWrite) -> Result<(), StoreErr
             link_id,
             state,
             closed_at,
-        } => Store::update_link_state_in_tx(tx, *link_id, state, *closed_at).await?,
+        } => Store::update_link_state_in_tx(tx, *link_id, *state, *closed_at).await?,
         LinkWrite::Assignee { link_id, assignee } => {
             Store::set_link_assignee_in_tx(tx, *link_id, assignee.as_deref()).await?
         }
