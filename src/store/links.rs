@@ -3,8 +3,11 @@
 //! One row per ticket: a conversation whose ticket was closed gets a new row with the next
 //! `generation`, so the history of tickets for a customer stays visible.
 
-use super::{EffectKind, LinkState, Store, StoreError, Tx, now_ms, on_db, on_tx};
+use super::{
+    EffectKind, IN_LIST_MAX, LinkState, Store, StoreError, Tx, now_ms, on_db, on_tx, placeholders,
+};
 use serde::Serialize;
+use std::collections::HashSet;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Link {
@@ -101,15 +104,29 @@ impl Store {
         Ok(link)
     }
 
-    /// Whether the bridge itself created this vendor object (echo suppression).
-    pub async fn is_own_effect(&self, vendor: &str, remote_id: &str) -> Result<bool, StoreError> {
-        let found: Option<i64> = on_db!(self, pool => sqlx::query_scalar(
-                "SELECT event_id FROM bridge_effects WHERE vendor = $1 AND remote_id = $2")
-            .bind(vendor)
-            .bind(remote_id)
-            .fetch_optional(pool)
-            .await)?;
-        Ok(found.is_some())
+    /// Which of these vendor objects the bridge itself created (echo suppression), in one
+    /// statement per [`IN_LIST_MAX`] ids.
+    pub async fn own_effects(
+        &self,
+        vendor: &str,
+        remote_ids: &[&str],
+    ) -> Result<HashSet<String>, StoreError> {
+        let mut own = HashSet::new();
+        for chunk in remote_ids.chunks(IN_LIST_MAX) {
+            let query = format!(
+                "SELECT remote_id FROM bridge_effects WHERE vendor = $1 AND remote_id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let found: Vec<String> = on_db!(self, pool => {
+                let mut select = sqlx::query_scalar(sqlx::AssertSqlSafe(query)).bind(vendor);
+                for id in chunk {
+                    select = select.bind(*id);
+                }
+                select.fetch_all(pool).await
+            })?;
+            own.extend(found);
+        }
+        Ok(own)
     }
 
     pub async fn list_links(&self, filter: &LinkFilter) -> Result<Vec<Link>, StoreError> {

@@ -25,7 +25,6 @@ pub(super) struct StatusUpdate {
 impl Engine {
     pub(super) async fn process_ticket_activity(
         &self,
-        conversation: &ClaimedConversation,
         event: &PendingEvent,
         activity: &TicketActivity,
         recovery: bool,
@@ -39,9 +38,7 @@ impl Engine {
                 json!({ "reason": "ticket is not bridged", "ticket_id": activity.ticket }),
             ));
         };
-        let delivery = self
-            .deliver_answers(conversation, event, &link, recovery)
-            .await?;
+        let delivery = self.deliver_answers(event, &link, recovery).await?;
         let mut processed = Processed::done(json!({
             "action": "answers_delivered",
             "ticket_id": activity.ticket,
@@ -49,8 +46,12 @@ impl Engine {
             "sent": delivery.sent,
             "templates": delivery.templates,
         }));
-        if activity.subject == ActivitySubject::Ticket {
-            self.follow_ticket_status(&link, &mut processed).await?;
+        processed.recorded = delivery.recorded;
+        if activity.subject == ActivitySubject::Ticket
+            && let Err(err) = self.follow_ticket_status(&link, &mut processed).await
+        {
+            // The answers already sent are recorded with the failure.
+            return Err(err.after(processed.recorded));
         }
         Ok(processed)
     }
@@ -151,6 +152,7 @@ impl Engine {
             "reply_id": reply_id,
         }));
         processed
+            .recorded
             .effects
             .push((tickets.vendor(), reply_id.to_string(), EffectKind::Note));
         Ok(processed)
@@ -282,9 +284,11 @@ impl Engine {
             let reply_id = self
                 .post_note(&tickets, &link, &note, &marker, recovery)
                 .await?;
-            processed
-                .effects
-                .push((tickets.vendor(), reply_id.to_string(), EffectKind::Note));
+            processed.recorded.effects.push((
+                tickets.vendor(),
+                reply_id.to_string(),
+                EffectKind::Note,
+            ));
         }
         processed.status_update = moved_to.map(|moved_to| StatusUpdate {
             outbound_id: outbound.id,

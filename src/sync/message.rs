@@ -23,8 +23,8 @@ pub(super) struct Processed {
     pub state: EventState,
     pub outcome: serde_json::Value,
     pub link_writes: Vec<LinkWrite>,
-    /// (vendor, remote id, kind) of every object the bridge created.
-    pub effects: Vec<(&'static str, String, EffectKind)>,
+    /// Objects the bridge created, messages it sent.
+    pub recorded: super::outcome::Recorded,
     /// A delivery status for a message the bridge sent.
     pub status_update: Option<super::activity::StatusUpdate>,
 }
@@ -35,7 +35,7 @@ impl Processed {
             state: EventState::Done,
             outcome,
             link_writes: Vec::new(),
-            effects: Vec::new(),
+            recorded: Default::default(),
             status_update: None,
         }
     }
@@ -227,7 +227,10 @@ impl Engine {
             state: EventState::Done,
             outcome,
             link_writes: writes,
-            effects,
+            recorded: super::outcome::Recorded {
+                effects,
+                ..Default::default()
+            },
             status_update: None,
         })
     }

@@ -1,11 +1,96 @@
 //! The one write path of an event: everything processing decided (links, states, delivery
-//! statuses, the bridge's own effects, held helpdesk events) is written in the transaction that
-//! re-checks the lease and completes the event.
+//! statuses, the bridge's own effects, messages sent to customers, held helpdesk events) is
+//! written in the transaction that re-checks the lease and completes the event. What an attempt
+//! did before it failed ([`Recorded`], carried by [`ProcessError::AfterEffects`]) is written in
+//! the transaction that records the failure, under the same lease.
 
 use super::Engine;
+use super::drain::ProcessError;
 use super::message::{LinkWrite, Processed};
 use crate::domain::EventKind;
-use crate::store::{ClaimedConversation, PendingEvent, Store, StoreError, Tx};
+use crate::store::{
+    ClaimedConversation, EffectKind, NewOutbound, PendingEvent, Store, StoreError, Tx,
+};
+
+/// What an event did on vendors that the bridge keeps books of.
+#[derive(Debug, Default)]
+pub(super) struct Recorded {
+    /// Parts sent to customers, and answers parked.
+    pub outbound: Vec<NewOutbound>,
+    /// Sources whose parked mark goes: their answer has now been sent.
+    pub unparked: Vec<String>,
+    /// (vendor, remote id, kind) of every helpdesk object the bridge created.
+    pub effects: Vec<(&'static str, String, EffectKind)>,
+}
+
+impl Recorded {
+    pub fn is_empty(&self) -> bool {
+        self.outbound.is_empty() && self.unparked.is_empty() && self.effects.is_empty()
+    }
+
+    /// Add what another step of the same event recorded.
+    pub fn extend(&mut self, other: Recorded) {
+        self.outbound.extend(other.outbound);
+        self.unparked.extend(other.unparked);
+        self.effects.extend(other.effects);
+    }
+
+    /// Write it inside the event's leased transaction.
+    pub(super) async fn write_in_tx(&self, tx: &mut Tx, event_id: i64) -> Result<(), StoreError> {
+        for message in &self.outbound {
+            Store::insert_outbound_in_tx(tx, message).await?;
+        }
+        for source in &self.unparked {
+            Store::delete_outbound_part_in_tx(tx, source, super::answer::PARKED_PART).await?;
+        }
+        for (vendor, remote_id, kind) in &self.effects {
+            Store::record_effect_in_tx(tx, vendor, remote_id, *kind, event_id).await?;
+        }
+        Ok(())
+    }
+}
+
+impl ProcessError {
+    /// This failure, with what the attempt did before it (recorded with the failure).
+    pub(super) fn after(self, recorded: Recorded) -> Self {
+        if recorded.is_empty() {
+            return self;
+        }
+        match self {
+            ProcessError::AfterEffects {
+                failure,
+                recorded: mut earlier,
+            } => {
+                let mut all = recorded;
+                all.extend(std::mem::take(&mut *earlier));
+                ProcessError::AfterEffects {
+                    failure,
+                    recorded: Box::new(all),
+                }
+            }
+            failure => ProcessError::AfterEffects {
+                failure: Box::new(failure),
+                recorded: Box::new(recorded),
+            },
+        }
+    }
+
+    /// The failure itself, without what was done before it.
+    pub(super) fn cause(&self) -> &ProcessError {
+        match self {
+            ProcessError::AfterEffects { failure, .. } => failure.cause(),
+            other => other,
+        }
+    }
+
+    /// What the attempt did before it failed, if anything.
+    pub(super) fn recorded(&self) -> Option<&Recorded> {
+        match self {
+            ProcessError::AfterEffects { recorded, .. } => Some(recorded),
+            _ => None,
+        }
+    }
+}
 
 impl Engine {
     /// Write the outcome of a processed event and mark it finished, under the lease.
@@ -32,9 +117,7 @@ impl Engine {
             )
             .await?;
         }
-        for (vendor, remote_id, kind) in &processed.effects {
-            Store::record_effect_in_tx(&mut tx, vendor, remote_id, *kind, event.id).await?;
-        }
+        processed.recorded.write_in_tx(&mut tx, event.id).await?;
         Store::complete_event_in_tx(&mut tx, event.id, processed.state, &processed.outcome).await?;
         tx.commit().await
     }
