@@ -6,6 +6,7 @@
 use super::{
     EffectKind, IN_LIST_MAX, LinkState, Store, StoreError, Tx, now_ms, on_db, on_tx, placeholders,
 };
+use crate::domain::ExternalId;
 use serde::Serialize;
 use std::collections::HashSet;
 
@@ -21,10 +22,10 @@ pub struct Link {
     pub route: Option<String>,
     /// The customer's user on the helpdesk (shown as `inbenta_user_id` by the admin API).
     #[serde(rename = "inbenta_user_id")]
-    pub helpdesk_user_id: Option<String>,
+    pub helpdesk_user_id: Option<ExternalId>,
     /// The ticket on the helpdesk (shown as `inbenta_ticket_id` by the admin API).
     #[serde(rename = "inbenta_ticket_id")]
-    pub helpdesk_ticket_id: Option<String>,
+    pub helpdesk_ticket_id: Option<ExternalId>,
     pub ticket_external_id: String,
     pub state: LinkState,
     pub status_checked_at: Option<i64>,
@@ -48,8 +49,8 @@ pub struct NewLink<'a> {
     pub contact_name: Option<&'a str>,
     pub contact_id: Option<&'a str>,
     pub route: &'a str,
-    pub helpdesk_user_id: &'a str,
-    pub helpdesk_ticket_id: &'a str,
+    pub helpdesk_user_id: &'a ExternalId,
+    pub helpdesk_ticket_id: &'a ExternalId,
     pub ticket_external_id: &'a str,
 }
 
@@ -58,6 +59,15 @@ pub struct LinkFilter {
     pub channel: Option<String>,
     pub conversation: Option<String>,
     pub limit: i64,
+}
+
+impl Link {
+    /// The helpdesk ticket (empty for a link written without one, which no version does).
+    pub fn ticket(&self) -> ExternalId {
+        self.helpdesk_ticket_id
+            .clone()
+            .unwrap_or_else(|| ExternalId::new(""))
+    }
 }
 
 const LINK_COLUMNS: &str = "id, channel, conversation_key, generation, contact_name, contact_id, route, \
@@ -84,7 +94,7 @@ impl Store {
     }
 
     /// The link of a helpdesk ticket.
-    pub async fn link_by_ticket(&self, ticket_id: &str) -> Result<Option<Link>, StoreError> {
+    pub async fn link_by_ticket(&self, ticket_id: &ExternalId) -> Result<Option<Link>, StoreError> {
         let query = format!(
             "SELECT {LINK_COLUMNS} FROM links WHERE helpdesk_ticket_id = $1 ORDER BY id DESC LIMIT 1"
         );
@@ -229,7 +239,7 @@ impl Store {
     pub async fn record_effect_in_tx(
         tx: &mut Tx,
         vendor: &str,
-        remote_id: &str,
+        remote_id: &ExternalId,
         kind: EffectKind,
         event_id: i64,
     ) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@ mod conversations;
 mod cursors;
 mod events;
 mod held;
+mod ids;
 mod links;
 mod outbound;
 mod processes;

@@ -6,6 +6,7 @@ use super::{
     IN_LIST_MAX, OutboundKind, OutboundStatus, Store, StoreError, Tx, now_ms, on_db, on_tx,
     placeholders,
 };
+use crate::domain::ExternalId;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -18,8 +19,8 @@ pub struct OutboundMessage {
     pub source: String,
     pub part: i32,
     pub kind: OutboundKind,
-    pub remote_id: Option<String>,
-    pub alt_remote_id: Option<String>,
+    pub remote_id: Option<ExternalId>,
+    pub alt_remote_id: Option<ExternalId>,
     pub status: OutboundStatus,
     pub error: Option<String>,
     /// The event that sent (or parked) it.
@@ -37,8 +38,8 @@ pub struct NewOutbound {
     pub source: String,
     pub part: i32,
     pub kind: OutboundKind,
-    pub remote_id: Option<String>,
-    pub alt_remote_id: Option<String>,
+    pub remote_id: Option<ExternalId>,
+    pub alt_remote_id: Option<ExternalId>,
     pub status: OutboundStatus,
     pub error: Option<String>,
     pub event_id: i64,
@@ -127,8 +128,8 @@ impl Store {
             .bind(&message.source)
             .bind(message.part)
             .bind(message.kind)
-            .bind(message.remote_id.as_deref())
-            .bind(message.alt_remote_id.as_deref())
+            .bind(&message.remote_id)
+            .bind(&message.alt_remote_id)
             .bind(message.status)
             .bind(message.error.as_deref())
             .bind(message.event_id)

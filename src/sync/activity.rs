@@ -29,11 +29,7 @@ impl Engine {
         activity: &TicketActivity,
         recovery: bool,
     ) -> Result<Processed, ProcessError> {
-        let Some(link) = self
-            .store()
-            .link_by_ticket(activity.ticket.as_str())
-            .await?
-        else {
+        let Some(link) = self.store().link_by_ticket(&activity.ticket).await? else {
             return Ok(Processed::skipped(
                 json!({ "reason": "ticket is not bridged", "ticket_id": activity.ticket }),
             ));
@@ -67,7 +63,7 @@ impl Engine {
             return Ok(());
         }
         let tickets = self.registry().tickets().clone();
-        let ticket = ExternalId::new(link.helpdesk_ticket_id.clone().unwrap_or_default());
+        let ticket = link.ticket();
         if tickets.ticket_state(&ticket).await? != Some(TicketState::Closed) {
             return Ok(());
         }
@@ -154,7 +150,7 @@ impl Engine {
         processed
             .recorded
             .effects
-            .push((tickets.vendor(), reply_id.to_string(), EffectKind::Note));
+            .push((tickets.vendor(), reply_id, EffectKind::Note));
         Ok(processed)
     }
 
@@ -213,7 +209,7 @@ impl Engine {
                     return Ok(processed);
                 }
                 let tickets = self.registry().tickets().clone();
-                let ticket = ExternalId::new(link.helpdesk_ticket_id.clone().unwrap_or_default());
+                let ticket = link.ticket();
                 tickets
                     .set_ticket_state(&ticket, &TicketState::Closed)
                     .await?;
@@ -272,7 +268,10 @@ impl Engine {
             let tickets = self.registry().tickets().clone();
             let marker = render::marker(
                 &conversation.channel,
-                &format!("failed:{}", outbound.remote_id.as_deref().unwrap_or("-")),
+                &format!(
+                    "failed:{}",
+                    outbound.remote_id.as_ref().map_or("-", ExternalId::as_str)
+                ),
             );
             let note = RenderedMessage {
                 html: format!(
@@ -284,11 +283,10 @@ impl Engine {
             let reply_id = self
                 .post_note(&tickets, &link, &note, &marker, recovery)
                 .await?;
-            processed.recorded.effects.push((
-                tickets.vendor(),
-                reply_id.to_string(),
-                EffectKind::Note,
-            ));
+            processed
+                .recorded
+                .effects
+                .push((tickets.vendor(), reply_id, EffectKind::Note));
         }
         processed.status_update = moved_to.map(|moved_to| StatusUpdate {
             outbound_id: outbound.id,

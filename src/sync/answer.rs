@@ -97,13 +97,7 @@ impl Engine {
         delivery: &mut Delivery,
     ) -> Result<(), ProcessError> {
         let tickets = &answering.tickets;
-        let ticket_id = ExternalId::new(
-            answering
-                .link
-                .helpdesk_ticket_id
-                .clone()
-                .unwrap_or_default(),
-        );
+        let ticket_id = answering.link.ticket();
         let mut replies = tickets.list_replies(&ticket_id).await?;
         replies.sort_by_key(|r| r.created_at);
         let bridge_user = self.bridge_user(tickets).await?;
@@ -240,8 +234,8 @@ impl Delivery {
             source: source_of(reply),
             part,
             kind,
-            remote_id: Some(sent.id.to_string()),
-            alt_remote_id: sent.alt_id.map(|id| id.to_string()),
+            remote_id: Some(sent.id),
+            alt_remote_id: sent.alt_id,
             status: OutboundStatus::Sent,
             error: None,
             event_id: answering.event.id,

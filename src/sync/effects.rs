@@ -75,7 +75,7 @@ impl Engine {
         marker: &str,
         recovery: bool,
     ) -> Result<ExternalId, ProcessError> {
-        let ticket = ExternalId::new(link.helpdesk_ticket_id.clone().unwrap_or_default());
+        let ticket = link.ticket();
         let creator = self.bridge_user(tickets).await?;
         let id = self
             .post_reply(tickets, &ticket, creator, note, marker, recovery)

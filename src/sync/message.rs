@@ -81,8 +81,8 @@ pub(super) struct OwnedLink {
     contact_name: Option<String>,
     contact_id: String,
     route: String,
-    user_id: String,
-    ticket_id: String,
+    user_id: ExternalId,
+    ticket_id: ExternalId,
     external_id: String,
 }
 
@@ -119,7 +119,7 @@ enum Target {
     },
     NewTicket {
         generation: i32,
-        user_id: Option<String>,
+        user_id: Option<ExternalId>,
     },
 }
 
@@ -153,9 +153,11 @@ impl Engine {
         let mut effects = Vec::new();
         let outcome = match target {
             Target::Reply { link, reopen } => {
-                let ticket_id =
-                    ExternalId::new(link.helpdesk_ticket_id.clone().unwrap_or_default());
-                let creator = ExternalId::new(link.helpdesk_user_id.clone().unwrap_or_default());
+                let ticket_id = link.ticket();
+                let creator = link
+                    .helpdesk_user_id
+                    .clone()
+                    .unwrap_or_else(|| ExternalId::new(""));
                 if reopen {
                     tickets
                         .set_ticket_state(&ticket_id, &TicketState::Open)
@@ -169,7 +171,7 @@ impl Engine {
                 let reply_id = self
                     .post_reply(&tickets, &ticket_id, creator, &rendered, &marker, recovery)
                     .await?;
-                effects.push((tickets.vendor(), reply_id.to_string(), EffectKind::Reply));
+                effects.push((tickets.vendor(), reply_id.clone(), EffectKind::Reply));
                 json!({ "action": if reopen { "reopened_and_replied" } else { "replied" }, "ticket_id": ticket_id, "reply_id": reply_id, "attachments": rendered.attachments.len() })
             }
             Target::NewTicket {
@@ -177,7 +179,7 @@ impl Engine {
                 user_id,
             } => {
                 let user_id = match user_id {
-                    Some(id) => ExternalId::new(id),
+                    Some(id) => id,
                     None => {
                         self.find_or_create_user(&tickets, conversation, message)
                             .await?
@@ -208,7 +210,7 @@ impl Engine {
                     }
                     None => tickets.create_ticket(&ticket).await?,
                 };
-                effects.push((tickets.vendor(), ticket_id.to_string(), EffectKind::Ticket));
+                effects.push((tickets.vendor(), ticket_id.clone(), EffectKind::Ticket));
                 writes.push(LinkWrite::Insert(OwnedLink {
                     channel: conversation.channel.clone(),
                     conversation_key: conversation.conversation_key.clone(),
@@ -216,8 +218,8 @@ impl Engine {
                     contact_name: message.contact.name.clone(),
                     contact_id: message.contact.id.clone(),
                     route: plan.route.clone(),
-                    user_id: user_id.to_string(),
-                    ticket_id: ticket_id.to_string(),
+                    user_id,
+                    ticket_id: ticket_id.clone(),
                     external_id,
                 }));
                 json!({ "action": "ticket_created", "ticket_id": ticket_id, "title": plan.title, "route": plan.route, "queue": plan.queue, "attachments": rendered.attachments.len() })
@@ -290,9 +292,7 @@ impl Engine {
             && stale
             && let Some(ticket_id) = &link.helpdesk_ticket_id
         {
-            let state = tickets
-                .ticket_state(&ExternalId::new(ticket_id.clone()))
-                .await?;
+            let state = tickets.ticket_state(ticket_id).await?;
             if state == Some(TicketState::Closed) {
                 let closed_at = now_ms();
                 tracing::info!(ticket_id = %ticket_id, "Ticket was closed in the helpdesk.");

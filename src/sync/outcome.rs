@@ -7,7 +7,7 @@
 use super::Engine;
 use super::drain::ProcessError;
 use super::message::{LinkWrite, Processed};
-use crate::domain::EventKind;
+use crate::domain::{EventKind, ExternalId};
 use crate::store::{
     ClaimedConversation, EffectKind, NewOutbound, PendingEvent, Store, StoreError, Tx,
 };
@@ -20,7 +20,7 @@ pub(super) struct Recorded {
     /// Sources whose parked mark goes: their answer has now been sent.
     pub unparked: Vec<String>,
     /// (vendor, remote id, kind) of every helpdesk object the bridge created.
-    pub effects: Vec<(&'static str, String, EffectKind)>,
+    pub effects: Vec<(&'static str, ExternalId, EffectKind)>,
 }
 
 impl Recorded {
@@ -134,7 +134,7 @@ async fn apply_link_write(tx: &mut Tx, write: &LinkWrite) -> Result<(), StoreErr
                 tx,
                 link.channel,
                 link.conversation_key,
-                link.helpdesk_ticket_id,
+                link.helpdesk_ticket_id.as_str(),
             )
             .await?;
         }

@@ -152,7 +152,10 @@ impl Rig {
             .expect("read")
             .expect("the ticket's link");
         let ticket = link.helpdesk_ticket_id.expect("ticket id");
-        (conversation, ticket.parse().expect("numeric ticket id"))
+        (
+            conversation,
+            ticket.as_str().parse().expect("numeric ticket id"),
+        )
     }
 
     /// The helpdesk reports a new reply on `ticket`.

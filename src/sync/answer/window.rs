@@ -81,7 +81,7 @@ impl Engine {
         let recorded = &mut delivery.recorded;
         recorded
             .effects
-            .push((tickets.vendor(), note_id.to_string(), EffectKind::Note));
+            .push((tickets.vendor(), note_id, EffectKind::Note));
         recorded.outbound.push(NewOutbound {
             channel: link.channel.clone(),
             conversation_key: link.conversation_key.clone(),
