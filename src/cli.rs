@@ -123,14 +123,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             println!("Migrations applied.");
             Ok(0)
         }
-        Command::CheckConfig(args) => {
-            let settings = load_settings(&args)?;
-            print!("{}", config::describe(&settings));
-            let (report, ok) =
-                crate::mapping::validate_report(&settings.mappings.dir, &channel_ids(&settings));
-            print!("{report}");
-            Ok(if ok { 0 } else { 1 })
-        }
+        Command::CheckConfig(args) => check_config(&args),
         Command::Mappings {
             command: MappingsCommand::Validate { dir, config },
         } => {
@@ -161,42 +154,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Jobs {
             command: JobsCommand::Failed(args),
-        } => {
-            let settings = load_settings(&args)?;
-            crate::startup::install_crypto_provider();
-            let store = crate::startup::connect_and_migrate(&settings).await?;
-            let dead = store.dead_letters(1000).await?;
-            if dead.is_empty() {
-                println!("No dead letters.");
-            } else {
-                println!(
-                    "{:>6}  {:<12} {:<20} {:<18} {:>8}  {:>8}  LAST ERROR",
-                    "ID", "CHANNEL", "CONVERSATION", "KIND", "ATTEMPTS", "AGE"
-                );
-            }
-            let now = crate::store::now_ms();
-            for d in dead {
-                let age = std::time::Duration::from_secs(
-                    u64::try_from((now - d.received_at) / 1000).unwrap_or(0),
-                );
-                println!(
-                    "{:>6}  {:<12} {:<20} {:<18} {:>8}  {:>8}  {}",
-                    d.id,
-                    d.channel,
-                    d.conversation,
-                    d.kind,
-                    d.attempts,
-                    humantime::format_duration(age)
-                        .to_string()
-                        .split(' ')
-                        .take(2)
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    d.last_error.unwrap_or_default()
-                );
-            }
-            Ok(0)
-        }
+        } => jobs_failed(&args).await,
         Command::Jobs {
             command: JobsCommand::Retry { id, all, config },
         } => {
@@ -217,6 +175,68 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// `jobs failed`: the dead letters, newest first.
+async fn jobs_failed(args: &ConfigArg) -> anyhow::Result<i32> {
+    let settings = load_settings(args)?;
+    crate::startup::install_crypto_provider();
+    let store = crate::startup::connect_and_migrate(&settings).await?;
+    let dead = store.dead_letters(1000).await?;
+    if dead.is_empty() {
+        println!("No dead letters.");
+    } else {
+        println!(
+            "{:>6}  {:<12} {:<20} {:<18} {:>8}  {:>8}  LAST ERROR",
+            "ID", "CHANNEL", "CONVERSATION", "KIND", "ATTEMPTS", "AGE"
+        );
+    }
+    let now = crate::store::now_ms();
+    for d in dead {
+        let age = std::time::Duration::from_secs(
+            u64::try_from((now - d.received_at) / 1000).unwrap_or(0),
+        );
+        println!(
+            "{:>6}  {:<12} {:<20} {:<18} {:>8}  {:>8}  {}",
+            d.id,
+            d.channel,
+            d.conversation,
+            d.kind,
+            d.attempts,
+            humantime::format_duration(age)
+                .to_string()
+                .split(' ')
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" "),
+            d.last_error.unwrap_or_default()
+        );
+    }
+    Ok(0)
+}
+
+/// `check-config`: the report, the mapping rules, and every credential `serve` would refuse.
+fn check_config(args: &ConfigArg) -> anyhow::Result<i32> {
+    let settings = load_settings(args)?;
+    print!("{}", config::describe(&settings));
+    let (report, ok) =
+        crate::mapping::validate_report(&settings.mappings.dir, &channel_ids(&settings));
+    print!("{report}");
+    // Loadable, but `serve` would refuse: say so per key, and fail.
+    for problem in &settings.unusable_secrets {
+        eprintln!("warning: {problem}");
+    }
+    if !settings.unusable_secrets.is_empty() {
+        eprintln!(
+            "error: {} credential(s) empty or still a placeholder: `serve` and `worker` refuse to start until they are set",
+            settings.unusable_secrets.len()
+        );
+    }
+    Ok(if ok && settings.unusable_secrets.is_empty() {
+        0
+    } else {
+        1
+    })
 }
 
 /// `mappings explain`: parse a recorded webhook with the channel's connector and show, for each
@@ -304,6 +324,9 @@ fn load_settings(args: &ConfigArg) -> anyhow::Result<Settings> {
 
 async fn serve(args: ConfigArg, mode: Mode) -> anyhow::Result<i32> {
     let settings = load_settings(&args)?;
+    settings
+        .refuse_unusable_secrets()
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
     let app = Application::build(settings, mode)
         .await
         .context("starting omnibridge")?;

@@ -196,6 +196,7 @@ impl Application {
         mode: Mode,
         extra_routes: Option<axum::Router>,
     ) -> anyhow::Result<Self> {
+        settings.refuse_unusable_secrets()?;
         install_crypto_provider();
         let metrics = crate::metrics::handle();
         let shutdown = CancellationToken::new();
@@ -349,14 +350,24 @@ async fn register_webhooks(engine: Engine, settings: Settings) {
             url.push_str("?auth=");
             url.push_str(&url_encode(secret.expose_secret()));
         }
-        match connector.register_webhooks(&url).await {
-            Ok(crate::connectors::Registration::NotSupported) => {}
-            Ok(outcome) => {
-                tracing::info!(channel = %channel.id, outcome = ?outcome, "Channel webhook registration checked.")
-            }
-            Err(err) => {
-                tracing::warn!(channel = %channel.id, error = %err, "Could not register the channel's webhooks; polling (worker.reconcile_interval) takes over.")
-            }
+        register_channel_webhooks(connector.as_ref(), &url).await;
+    }
+}
+
+/// Register one channel's webhook URL, when the channel has a registration API; else its
+/// webhook is configured on the vendor's side and there is nothing to do.
+async fn register_channel_webhooks(connector: &dyn ChannelConnector, url: &str) {
+    let channel = connector.channel_id();
+    if !connector.capabilities().webhook_registration {
+        tracing::debug!(%channel, "The channel's webhooks are configured on the vendor's side.");
+        return;
+    }
+    match connector.register_webhooks(url).await {
+        Ok(outcome) => {
+            tracing::info!(%channel, outcome = ?outcome, "Channel webhook registration checked.")
+        }
+        Err(err) => {
+            tracing::warn!(%channel, error = %err, "Could not register the channel's webhooks; polling (worker.reconcile_interval) takes over.")
         }
     }
 }
@@ -401,4 +412,29 @@ fn bridge_user_address(user_address: &str) -> String {
     user_address
         .replace("{wa_id}", "omnibridge-bridge")
         .replace("{channel}", "omnibridge")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::register_channel_webhooks;
+    use crate::connectors::ChannelCapabilities;
+    use crate::connectors::fake::RecordingChannel;
+
+    fn channel(webhook_registration: bool) -> RecordingChannel {
+        RecordingChannel::new(ChannelCapabilities {
+            webhook_registration,
+            poll_acknowledgement: false,
+        })
+    }
+
+    #[tokio::test]
+    async fn webhooks_are_registered_only_with_a_channel_that_offers_it() {
+        let without = channel(false);
+        register_channel_webhooks(&without, "https://bridge.example/webhooks/x/fake").await;
+        assert!(without.calls().is_empty(), "{:?}", without.calls());
+
+        let with = channel(true);
+        register_channel_webhooks(&with, "https://bridge.example/webhooks/x/fake").await;
+        assert_eq!(with.calls(), ["register_webhooks"]);
+    }
 }

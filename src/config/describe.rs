@@ -2,7 +2,7 @@
 //! only as `[set]` or `[missing]`.
 
 use super::load::DEFAULTS_SOURCE;
-use super::{ChannelConfig, ChannelKind, Settings, Transport, VoiceForTickets};
+use super::{ChannelConfig, ChannelKind, Settings};
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -62,19 +62,10 @@ fn write_report(out: &mut String, s: &Settings) -> std::fmt::Result {
 
     writeln!(out, "mappings: dir {}", s.mappings.dir.display())?;
 
-    let ffmpeg = match &s.media.ffmpeg {
-        Some(path) if !path.trim().is_empty() => format!("ffmpeg {path:?}"),
-        _ => "ffmpeg disabled (audio/video conversions off)".to_owned(),
-    };
-    let voice = match s.media.voice_for_tickets {
-        VoiceForTickets::Keep => "keep",
-        VoiceForTickets::Mp3 => "mp3",
-        VoiceForTickets::M4a => "m4a",
-    };
+    // Validation refuses every [media] key: conversions are not built.
     writeln!(
         out,
-        "media: {ffmpeg}, voice_for_tickets {voice}, public_links {}",
-        s.media.public_links
+        "media: conversions not implemented yet (files are passed on as received)"
     )?;
 
     let i = &s.inbenta;
@@ -108,15 +99,6 @@ fn write_report(out: &mut String, s: &Settings) -> std::fmt::Result {
         write_channel(out, channel)?;
     }
 
-    match &s.getchat_partner {
-        Some(p) => writeln!(
-            out,
-            "getchat_partner: {} (api_key {})",
-            p.base_url,
-            secret(&p.api_key)
-        )?,
-        None => writeln!(out, "getchat_partner: not configured")?,
-    }
     Ok(())
 }
 
@@ -131,17 +113,13 @@ fn write_channel(out: &mut String, c: &ChannelConfig) -> std::fmt::Result {
     )?;
     match c.kind {
         ChannelKind::Getchat => {
-            let transport = match c.transport {
-                Transport::Webhook => "webhook",
-                Transport::Websocket => "websocket",
-                Transport::Both => "both",
-            };
+            let transport = c.transport.as_str();
             let auth = if is_set(&c.token) {
-                "token [set]".to_owned()
+                format!("token {}", secret(&c.token))
             } else if c.username.is_some() || c.password.is_some() {
                 format!(
                     "username {} + password {}",
-                    c.username.as_deref().map_or("[missing]", |_| "[set]"),
+                    plain(&c.username),
                     secret(&c.password)
                 )
             } else {
@@ -155,13 +133,13 @@ fn write_channel(out: &mut String, c: &ChannelConfig) -> std::fmt::Result {
                 "      auth: OAuth access_token {}, refresh_token {}, client_id {}, client_secret {}",
                 secret(&c.access_token),
                 secret(&c.refresh_token),
-                c.client_id.as_deref().map_or("[missing]", |_| "[set]"),
+                plain(&c.client_id),
                 secret(&c.client_secret)
             )?;
             let integration = c
                 .channel_integration_id
                 .as_deref()
-                .unwrap_or("(not set: direct templates and broadcasts unavailable)");
+                .unwrap_or("(not set: direct templates unavailable)");
             writeln!(out, "      channel_integration_id: {integration}")?;
         }
     }
@@ -193,8 +171,23 @@ fn is_set(value: &Option<SecretString>) -> bool {
         .is_some_and(|s| !s.expose_secret().trim().is_empty())
 }
 
+/// [`secret`] for a value that is not secret but still shown only by its state.
+fn plain(value: &Option<String>) -> &'static str {
+    match value.as_deref() {
+        Some(v) if v.trim().is_empty() => "[missing]",
+        Some(v) if super::secrets::is_placeholder(v) => "[placeholder]",
+        Some(_) => "[set]",
+        None => "[missing]",
+    }
+}
+
+/// `[set]`, `[missing]` (absent or empty) or `[placeholder]` (e.g. `"change-me"`).
 fn secret(value: &Option<SecretString>) -> &'static str {
-    if is_set(value) { "[set]" } else { "[missing]" }
+    match value {
+        Some(s) if is_set(value) && super::secrets::is_unusable(s) => "[placeholder]",
+        _ if is_set(value) => "[set]",
+        _ => "[missing]",
+    }
 }
 
 fn duration(d: Duration) -> String {

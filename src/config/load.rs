@@ -34,7 +34,7 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    fn from_problems(mut problems: Vec<String>) -> Self {
+    pub(crate) fn from_problems(mut problems: Vec<String>) -> Self {
         if problems.len() == 1 {
             ConfigError::Invalid(problems.remove(0))
         } else {
@@ -133,6 +133,7 @@ fn parse(
     };
     let problems = validate(&settings, &origin);
     if problems.is_empty() {
+        settings.unusable_secrets = super::secrets::unusable_secrets(&settings, &origin);
         Ok(settings)
     } else {
         Err(ConfigError::from_problems(problems))

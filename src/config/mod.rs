@@ -8,6 +8,7 @@ mod describe;
 mod load;
 mod locate;
 mod overrides;
+mod secrets;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -37,11 +38,20 @@ pub struct Settings {
     pub inbenta: InbentaConfig,
     #[serde(default)]
     pub channels: Vec<ChannelConfig>,
+    /// Not implemented yet: any value is refused by validation (get.chat Partner API).
     #[serde(default)]
     pub getchat_partner: Option<GetchatPartnerConfig>,
+    /// Not implemented yet: a `[broadcasts]` section is refused by validation.
+    #[serde(default)]
+    pub broadcasts: Option<toml::Table>,
     /// Where the settings were read from (not a TOML key).
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// Credentials that are set but empty or still a placeholder (`"change-me"`), one line each
+    /// naming where (not a TOML key): `check-config` reports them, `serve` and `worker` refuse to
+    /// start (see [`Settings::refuse_unusable_secrets`]).
+    #[serde(skip)]
+    pub unusable_secrets: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -145,21 +155,27 @@ pub enum VoiceForTickets {
     M4a,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+/// `[media]`: attachment conversions are not implemented yet, so every key is optional and a key
+/// that is set is refused by validation (files pass through as received).
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MediaConfig {
     pub ffmpeg: Option<String>,
-    pub voice_for_tickets: VoiceForTickets,
-    pub public_links: bool,
+    pub voice_for_tickets: Option<VoiceForTickets>,
+    pub public_links: Option<bool>,
 }
 
-impl Default for MediaConfig {
-    fn default() -> Self {
-        Self {
-            ffmpeg: Some("ffmpeg".into()),
-            voice_for_tickets: VoiceForTickets::Keep,
-            public_links: false,
-        }
+impl MediaConfig {
+    /// The keys that are set, by name.
+    pub(crate) fn keys_set(&self) -> Vec<&'static str> {
+        [
+            ("ffmpeg", self.ffmpeg.is_some()),
+            ("voice_for_tickets", self.voice_for_tickets.is_some()),
+            ("public_links", self.public_links.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect()
     }
 }
 
@@ -218,6 +234,8 @@ impl ChannelKind {
     }
 }
 
+/// How a get.chat channel's events arrive. Only `webhook` is implemented; `websocket` and `both`
+/// are accepted by the parser so validation can say "not implemented yet".
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
@@ -225,6 +243,16 @@ pub enum Transport {
     Webhook,
     Websocket,
     Both,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Webhook => "webhook",
+            Transport::Websocket => "websocket",
+            Transport::Both => "both",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]

@@ -47,7 +47,44 @@ pub(crate) fn validate(settings: &Settings, origin: &Origin<'_>) -> Vec<String> 
     check_worker(settings, origin, &mut problems);
     check_urls(settings, origin, &mut problems);
     check_channels(settings, origin, &mut problems);
+    check_not_implemented(settings, origin, &mut problems);
     problems
+}
+
+/// Keys of features that are documented for later versions but not built: a key that is set is
+/// an error rather than silently ignored.
+fn check_not_implemented(settings: &Settings, origin: &Origin<'_>, problems: &mut Vec<String>) {
+    for key in settings.media.keys_set() {
+        problems.push(origin.problem(
+            &KeyPath::keys(&["media", key]),
+            format!(
+                "media.{key} is not implemented yet (files are passed on as received); remove the key"
+            ),
+        ));
+    }
+    for (section, what) in [
+        ("getchat_partner", settings.getchat_partner.is_some()),
+        ("broadcasts", settings.broadcasts.is_some()),
+    ] {
+        if what {
+            problems.push(origin.problem(
+                &KeyPath::keys(&[section]),
+                format!("[{section}] is not implemented yet; remove the section"),
+            ));
+        }
+    }
+    for (index, channel) in settings.channels.iter().enumerate() {
+        if channel.transport != super::Transport::Webhook {
+            problems.push(origin.problem(
+                &KeyPath::channel(index).key("transport"),
+                format!(
+                    "{}: transport = {:?} is not implemented yet; only \"webhook\" is (remove the key)",
+                    channel_label(index, &channel.id),
+                    channel.transport.as_str()
+                ),
+            ));
+        }
+    }
 }
 
 fn check_server(settings: &Settings, origin: &Origin<'_>, problems: &mut Vec<String>) {
@@ -147,14 +184,6 @@ fn check_urls(settings: &Settings, origin: &Origin<'_>, problems: &mut Vec<Strin
         origin,
         problems,
     );
-    if let Some(partner) = &settings.getchat_partner {
-        check_http_url(
-            &partner.base_url,
-            &KeyPath::keys(&["getchat_partner", "base_url"]),
-            origin,
-            problems,
-        );
-    }
 }
 
 fn is_set(secret: &Option<SecretString>) -> bool {

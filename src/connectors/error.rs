@@ -174,6 +174,17 @@ impl WebhookError {
     }
 }
 
+/// Why a webhook request was not accepted as coming from the vendor, before its body is read.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookAuthError {
+    /// The request does not prove it comes from the vendor (answered 401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A verification handshake without what it must carry (answered 400 with `code`).
+    #[error("{detail}")]
+    Malformed { code: &'static str, detail: String },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,9 @@
 //! A connector wrapper that counts every vendor call in `omnibridge_vendor_calls_total`.
 
 use super::{
-    ChannelConnector, ConnectorError, HelpdeskEvent, NewReply, NewTicket, PollBatch, Registration,
-    SentMessage, TicketAttachment, TicketConnector, TicketReply, WebhookError,
+    ChannelCapabilities, ChannelConnector, ConnectorError, HelpdeskEvent, NewReply, NewTicket,
+    PollBatch, Registration, SentMessage, TicketAttachment, TicketConnector, TicketReply,
+    WebhookAuthError, WebhookError,
 };
 use crate::domain::{
     ChannelId, ConversationKey, ExternalId, InboundEvent, MediaFile, MediaRef, OutboundBody,
@@ -10,6 +11,7 @@ use crate::domain::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use reqwest::header::HeaderMap;
 use secrecy::SecretString;
 
 pub struct Metered<T> {
@@ -87,6 +89,10 @@ impl<T: ChannelConnector> ChannelConnector for Metered<T> {
 
     async fn poll(&self, since: DateTime<Utc>) -> Result<PollBatch, ConnectorError> {
         observe(self.inner.vendor(), self.inner.poll(since).await)
+    }
+
+    fn capabilities(&self) -> ChannelCapabilities {
+        self.inner.capabilities()
     }
 
     async fn acknowledge(&self, batch: &PollBatch) -> Result<(), ConnectorError> {
@@ -190,6 +196,14 @@ impl<T: TicketConnector> TicketConnector for Metered<T> {
             TicketConnector::vendor(&self.inner),
             self.inner.fetch_attachment(attachment).await,
         )
+    }
+
+    fn verify_webhook(&self, headers: &HeaderMap) -> Result<(), WebhookAuthError> {
+        self.inner.verify_webhook(headers)
+    }
+
+    fn webhook_handshake(&self, headers: &HeaderMap) -> Result<String, WebhookAuthError> {
+        self.inner.webhook_handshake(headers)
     }
 
     fn parse_webhook(&self, body: &[u8]) -> Result<Vec<HelpdeskEvent>, WebhookError> {

@@ -6,6 +6,8 @@
 //! traits and [`ConnectorError`]; vendor folders keep their wire types to themselves.
 
 mod error;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod getchat;
 pub(crate) mod http;
 pub mod inbenta;
@@ -13,7 +15,7 @@ mod metered;
 pub mod qontak;
 mod registry;
 
-pub use error::{ConnectorError, ErrorClass, WebhookError};
+pub use error::{ConnectorError, ErrorClass, WebhookAuthError, WebhookError};
 pub use metered::Metered;
 pub use registry::Registry;
 
@@ -24,6 +26,7 @@ use crate::domain::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use reqwest::header::HeaderMap;
 use secrecy::SecretString;
 
 /// A messaging channel the bridge receives customer conversations from.
@@ -69,12 +72,42 @@ pub trait ChannelConnector: Send + Sync + 'static {
     /// Returns at most one page; call again from `batch.newest` while `batch.more` is set.
     async fn poll(&self, since: DateTime<Utc>) -> Result<PollBatch, ConnectorError>;
 
-    /// Tell the channel the polled events are stored (get.chat `mark_as_received`). Called only
-    /// after the batch is committed.
-    async fn acknowledge(&self, batch: &PollBatch) -> Result<(), ConnectorError>;
+    /// Which optional methods below this channel offers; the core checks before calling one.
+    fn capabilities(&self) -> ChannelCapabilities;
 
-    /// Register the bridge's webhook URL with the channel, when the channel supports that.
-    async fn register_webhooks(&self, url: &str) -> Result<Registration, ConnectorError>;
+    /// Tell the channel the polled events are stored (get.chat `mark_as_received`). Called only
+    /// after the batch is committed, and only with
+    /// [`ChannelCapabilities::poll_acknowledgement`]; a connector without it leaves this out.
+    async fn acknowledge(&self, _batch: &PollBatch) -> Result<(), ConnectorError> {
+        Err(not_offered(self.vendor(), "poll_acknowledgement"))
+    }
+
+    /// Register the bridge's webhook URL with the channel. Called only with
+    /// [`ChannelCapabilities::webhook_registration`]; a connector without it leaves this out.
+    async fn register_webhooks(&self, _url: &str) -> Result<Registration, ConnectorError> {
+        Err(not_offered(self.vendor(), "webhook_registration"))
+    }
+}
+
+/// The optional parts of [`ChannelConnector`] a channel offers. The core checks the matching
+/// flag before it calls one; a connector that does not offer a part does not implement it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelCapabilities {
+    /// [`ChannelConnector::register_webhooks`]: the vendor has an API to register the bridge's
+    /// webhook URL. Without it, the webhook is configured on the vendor's side.
+    pub webhook_registration: bool,
+    /// [`ChannelConnector::acknowledge`]: polled events must be confirmed as received.
+    pub poll_acknowledgement: bool,
+}
+
+/// What an optional method answers when called on a connector that does not offer it: a bug in
+/// the caller, which should have checked [`ChannelConnector::capabilities`].
+fn not_offered(vendor: &'static str, capability: &str) -> ConnectorError {
+    ConnectorError::Permanent {
+        vendor,
+        status: None,
+        message: format!("this channel does not offer {capability} (check capabilities() first)"),
+    }
 }
 
 /// Durable storage for credentials a connector rotates itself (Qontak's OAuth tokens), so a
@@ -110,8 +143,6 @@ pub struct PollBatch {
 pub enum Registration {
     Created,
     AlreadyRegistered,
-    /// The vendor has no registration endpoint; the webhook is configured on its side.
-    NotSupported,
 }
 
 /// Something the helpdesk reported (a webhook delivery or a polled change), parsed.
@@ -209,7 +240,15 @@ pub trait TicketConnector: Send + Sync + 'static {
         attachment: &TicketAttachment,
     ) -> Result<MediaFile, ConnectorError>;
 
-    /// Parse a helpdesk webhook delivery (the signature is checked by the HTTP layer).
+    /// Whether a webhook delivery proves it comes from the helpdesk, from its headers; checked
+    /// before [`TicketConnector::parse_webhook`].
+    fn verify_webhook(&self, headers: &HeaderMap) -> Result<(), WebhookAuthError>;
+
+    /// The helpdesk's webhook verification handshake (a `GET` on the webhook URL): the
+    /// plain-text body to answer with.
+    fn webhook_handshake(&self, headers: &HeaderMap) -> Result<String, WebhookAuthError>;
+
+    /// Parse a helpdesk webhook delivery (after [`TicketConnector::verify_webhook`]).
     fn parse_webhook(&self, body: &[u8]) -> Result<Vec<HelpdeskEvent>, WebhookError>;
 
     /// Register the bridge's webhook for new replies unless one with this URL exists.

@@ -4,7 +4,7 @@ use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
 /// True when `given` equals the configured secret. An unset secret never matches.
-pub(super) fn secret_matches(expected: Option<&SecretString>, given: Option<&str>) -> bool {
+pub(crate) fn secret_matches(expected: Option<&SecretString>, given: Option<&str>) -> bool {
     match (expected, given) {
         (Some(expected), Some(given)) => {
             let expected = expected.expose_secret().as_bytes();

@@ -1,7 +1,7 @@
 //! The helpdesk's webhook: the verification handshake and batched thin events.
 
 use super::AppState;
-use super::auth::secret_matches;
+use crate::connectors::WebhookAuthError;
 use crate::error::ApiError;
 use crate::sync::HelpdeskIngestOutcome;
 use axum::Json;
@@ -11,35 +11,29 @@ use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 
-const SIGNATURE: &str = "x-hook-signature";
-const CHALLENGE: &str = "x-inbenta-challenge";
-
-/// `GET /webhooks/inbenta`: answer the challenge when the signature is the configured secret.
+/// `GET /webhooks/inbenta`: the helpdesk's verification handshake, as its connector answers it.
 pub(super) async fn verify(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    let signature = headers.get(SIGNATURE).and_then(|v| v.to_str().ok());
-    if !secret_matches(state.helpdesk_secret.as_ref(), signature) {
-        tracing::warn!(
-            "Helpdesk webhook verification refused: X-Hook-Signature does not match inbenta.webhook_secret."
-        );
-        return Err(ApiError::Unauthorized(
-            "X-Hook-Signature does not match inbenta.webhook_secret".into(),
-        ));
-    }
-    let challenge = headers
-        .get(CHALLENGE)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::BadRequest {
-            code: "missing_challenge",
-            detail: "X-Inbenta-Challenge header is missing".into(),
+    let answer = state
+        .engine
+        .registry()
+        .tickets()
+        .webhook_handshake(&headers)
+        .map_err(|err| {
+            tracing::warn!(error = %err, "Helpdesk webhook verification refused.");
+            refusal(err)
         })?;
     tracing::info!("Helpdesk webhook verified.");
-    Ok((
-        [(CONTENT_TYPE, "text/plain; charset=utf-8")],
-        challenge.to_owned(),
-    ))
+    Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], answer))
+}
+
+fn refusal(err: WebhookAuthError) -> ApiError {
+    match err {
+        WebhookAuthError::Unauthorized(detail) => ApiError::Unauthorized(detail),
+        WebhookAuthError::Malformed { code, detail } => ApiError::BadRequest { code, detail },
+    }
 }
 
 /// `POST /webhooks/inbenta`: store the events (in the conversation of their ticket), then 200.
@@ -55,7 +49,9 @@ pub(super) async fn receive(
         Err(ApiError::BadRequest { .. } | ApiError::Unprocessable { .. }) => "malformed",
         Err(_) => "error",
     };
-    metrics::counter!("omnibridge_webhooks_received_total", "channel" => "inbenta", "result" => label).increment(1);
+    let vendor = state.engine.registry().tickets().vendor();
+    metrics::counter!("omnibridge_webhooks_received_total", "channel" => vendor, "result" => label)
+        .increment(1);
     result.map(Json)
 }
 
@@ -64,15 +60,11 @@ async fn handle(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<HelpdeskIngestOutcome, ApiError> {
-    // Deliveries only name ids (the bridge reads the ticket itself), so a delivery without a
-    // signature is accepted; a wrong one is not.
-    if let Some(signature) = headers.get(SIGNATURE)
-        && !secret_matches(state.helpdesk_secret.as_ref(), signature.to_str().ok())
-    {
-        tracing::warn!("Helpdesk webhook refused: wrong X-Hook-Signature.");
-        return Err(ApiError::Unauthorized("wrong X-Hook-Signature".into()));
-    }
     let tickets = state.engine.registry().tickets();
+    tickets.verify_webhook(headers).map_err(|err| {
+        tracing::warn!(error = %err, "Helpdesk webhook refused.");
+        refusal(err)
+    })?;
     let events = tickets.parse_webhook(body).map_err(|err| {
         tracing::warn!(error = %err, "Helpdesk webhook refused: malformed body.");
         super::webhooks::malformed(err)

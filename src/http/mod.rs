@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tower_http::trace::TraceLayer;
 
+pub(crate) use auth::secret_matches;
 pub use fd_limit::raise_open_file_limit;
 
 /// What a webhook route needs to know about a channel.
@@ -34,8 +35,6 @@ pub struct AppState {
     pub engine: Engine,
     pub channels: Arc<HashMap<ChannelId, ChannelAuth>>,
     pub admin_token: Option<SecretString>,
-    /// `inbenta.webhook_secret`: the helpdesk webhook's X-Hook-Signature.
-    pub helpdesk_secret: Option<SecretString>,
     pub metrics: PrometheusHandle,
 }
 
@@ -59,7 +58,6 @@ impl AppState {
             engine,
             channels: Arc::new(channels),
             admin_token: settings.server.admin_token.clone(),
-            helpdesk_secret: settings.inbenta.webhook_secret.clone(),
             metrics,
         }
     }

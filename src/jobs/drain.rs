@@ -11,7 +11,8 @@
 //!   never apalis' `RetryPolicy` or `RetryAfterError` (broken in 1.0.0).
 //! - **Fast pick-up**: SQLite polls every [`SQLITE_POLL`]; PostgreSQL listens for apalis'
 //!   `NOTIFY` and also polls every [`PG_POLL`], because apalis only notifies for jobs that are due
-//!   when inserted (not for `push_at`) and its listener does not reconnect.
+//!   when inserted (not for `push_at`) and its listener does not reconnect. The poll timer is our
+//!   own ([`Ticks`]): apalis' interval strategy stops waking an idle worker.
 //! - **Housekeeping**: the worker deletes its queue's finished rows older than
 //!   [`RETAIN_FINISHED`] every [`PURGE_EVERY`] (apalis slows down as they pile up).
 
@@ -196,7 +197,7 @@ impl DrainQueue {
                         .batch_size(concurrency);
                     let backend = SqliteStorage::<serde_json::Value>::new(pool)
                         .with_config(config)
-                        .poll_with_interval(SQLITE_POLL);
+                        .poll_with_stream(Ticks::every(SQLITE_POLL));
                     let ctx = WorkerContext::new(&worker_name);
                     let worker = WorkerBuilder::new(&ctx)
                         .backend(backend)
@@ -212,7 +213,7 @@ impl DrainQueue {
                     // Interval first: `Strategy` stops at the first ready strategy, and the
                     // timer must stay armed even if the listener has closed.
                     let strategy = Strategy::new()
-                        .interval(PG_POLL)
+                        .stream(Ticks::every(PG_POLL))
                         .stream(Pubsub::new(pool.clone(), self.queue.to_string()));
                     let backend = PostgresStorage::<serde_json::Value>::new(pool)
                         .with_config(config)
@@ -279,6 +280,38 @@ where
                 return Ok(());
             }
             run.await
+        }
+    }
+}
+
+/// The poll timer of a drain worker. apalis' own interval strategy re-arms its timer without
+/// polling it, so an idle worker whose fetches come back empty stops being woken and never sees
+/// a job pushed later (it was only ever found by the sweeper). These ticks register the next
+/// wake-up before they report the current one.
+struct Ticks(tokio::time::Interval);
+
+impl Ticks {
+    fn every(period: Duration) -> Self {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Ticks(interval)
+    }
+}
+
+impl futures::Stream for Ticks {
+    type Item = ();
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<()>> {
+        match self.0.poll_tick(cx) {
+            std::task::Poll::Ready(_) => {
+                // Arm the next tick now: the caller may not poll again before it is due.
+                let _ = self.0.poll_tick(cx);
+                std::task::Poll::Ready(Some(()))
+            }
+            std::task::Poll::Pending => std::task::Poll::Pending,
         }
     }
 }

@@ -326,6 +326,21 @@ async fn push_at_waits_until_its_time(db: &TestDb) {
     running.stop().await;
 }
 
+async fn a_job_pushed_to_an_idle_worker_is_picked_up(db: &TestDb) {
+    let mut running = start(db, &[], None).await;
+    // The scenario is the idle time: apalis' own poll timer stopped waking after ~0.5 s.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pushed = now_ms();
+    push_committed(db, &running.queue, &[35]).await;
+    let seen = running.expect(&[35]).await;
+    assert!(
+        seen[0].at_ms - pushed < 2_000,
+        "picked up {} ms after the push",
+        seen[0].at_ms - pushed
+    );
+    running.stop().await;
+}
+
 async fn cancel_lets_the_in_flight_job_finish(db: &TestDb) {
     let hold = Arc::new(Semaphore::new(0));
     let mut running = start(db, &[], Some(hold.clone())).await;
@@ -432,6 +447,7 @@ on_both_databases!(
     committed_push_reaches_handler,
     rolled_back_push_never_runs,
     push_at_waits_until_its_time,
+    a_job_pushed_to_an_idle_worker_is_picked_up,
     cancel_lets_the_in_flight_job_finish,
     failed_drain_is_killed_not_retried,
     purge_removes_old_finished_rows_only,

@@ -81,10 +81,10 @@ impl LiveRules {
                 let loaded = tokio::task::spawn_blocking(move || load_dir(&dir2, &known)).await;
                 match loaded {
                     Ok(Ok(rules)) => {
-                        let (routes, broadcasts) = (rules.routes().len(), rules.broadcasts().len());
+                        let routes = rules.routes().len();
                         self.replace(rules);
                         self.set_last_error(None);
-                        tracing::info!(dir = %dir.display(), routes, broadcasts, "Mapping rules reloaded.");
+                        tracing::info!(dir = %dir.display(), routes, "Mapping rules reloaded.");
                     }
                     Ok(Err(errors)) => {
                         self.set_last_error(Some(errors.to_string()));

@@ -186,22 +186,15 @@ pub fn validate_report(dir: &Path, known_channels: &[String]) -> (String, bool) 
 
 fn summary(dir: &Path, rules: &RuleSet) -> String {
     let mut out = format!(
-        "{}: OK, {} file(s), {} route(s), {} broadcast(s)\n",
+        "{}: OK, {} file(s), {} route(s)\n",
         dir.display(),
         rules.files().len(),
-        rules.routes().len(),
-        rules.broadcasts().len()
+        rules.routes().len()
     );
     for route in rules.routes() {
         out.push_str(&format!(
             "  route {:?} (channel {}) at {}\n",
             route.name, route.channel, route.origin
-        ));
-    }
-    for b in rules.broadcasts() {
-        out.push_str(&format!(
-            "  broadcast {:?} (channel {}, {:?} {}) at {}\n",
-            b.name, b.channel, b.schedule_text, b.timezone, b.origin
         ));
     }
     match rules.catch_all() {

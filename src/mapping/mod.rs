@@ -1,6 +1,6 @@
-//! Mapping rules: which Inbenta ticket a WhatsApp conversation opens (`[[route]]`) and which
-//! templates go out on a schedule (`[[broadcast]]`), read from `mappings/*.toml` (see
-//! `mappings/README.md`).
+//! Mapping rules: which Inbenta ticket a WhatsApp conversation opens (`[[route]]`), read from
+//! `mappings/*.toml` (see `mappings/README.md`). Scheduled broadcasts (`[[broadcast]]`) are
+//! modelled and checked but not implemented yet: a file holding one is refused.
 //!
 //! - `model.rs`: [`RuleSet`], [`Route`], [`Broadcast`].
 //! - `parse.rs`: one file to rules, every problem with file, line and key.

@@ -1,5 +1,6 @@
-//! One rule file: TOML text to routes and broadcasts. Every problem is collected (not just the
-//! first) with its file, line and key.
+//! One rule file: TOML text to routes. Every problem is collected (not just the first) with its
+//! file, line and key. `[[broadcast]]` tables are refused as not implemented yet; their keys are
+//! still checked (`parse_broadcast`), ready for the scheduler.
 
 use super::load::MappingError;
 use super::model::{ANY_CHANNEL, Audience, Broadcast, DEFAULT_RATE_PER_SECOND, Route, RuleOrigin};
@@ -83,16 +84,25 @@ pub(crate) fn parse_file(text: &str, file: &Path, known: KnownChannels<'_>) -> P
                         if let Some(route) = parse_route(&mut ctx, table, span, index) {
                             parsed.routes.push(route);
                         }
-                    } else if let Some(broadcast) = parse_broadcast(&mut ctx, table, span, index) {
+                        continue;
+                    }
+                    // Nothing sends broadcasts yet: the table is refused, and still checked so
+                    // every other mistake in it shows too.
+                    ctx.error(
+                        span.clone(),
+                        format!(
+                            "{} key broadcast: [[broadcast]] (scheduled broadcasts) is not implemented yet; remove the table",
+                            label("broadcast", table, index)
+                        ),
+                    );
+                    if let Some(broadcast) = parse_broadcast(&mut ctx, table, span, index) {
                         parsed.broadcasts.push(broadcast);
                     }
                 }
             }
             other => ctx.error(
                 at,
-                format!(
-                    "unknown key {other} (a rule file holds [[route]] and [[broadcast]] tables)"
-                ),
+                format!("unknown key {other} (a rule file holds [[route]] tables)"),
             ),
         }
     }

@@ -44,7 +44,10 @@ ticket = { queue = 9 }
 [[route]]
 name = "default"
 channel = "*"
+"#;
 
+/// The interface's broadcast example: modelled and checked, refused as not implemented yet.
+const BROADCAST: &str = r#"
 [[broadcast]]
 name = "invoice-reminder"
 channel = "jakarta"
@@ -67,8 +70,40 @@ fn the_interface_example_parses() {
     assert_eq!(vip.origin.line, 2);
     assert_eq!(rules.route("jakarta").unwrap().queue, Some(9));
     assert_eq!(rules.catch_all().map(|r| r.name.as_str()), Some("default"));
+}
 
-    let b = rules.broadcast("invoice-reminder").unwrap();
+#[test]
+fn a_broadcast_is_refused_as_not_implemented_yet_naming_file_line_and_key() {
+    let text = format!("{RULES}{BROADCAST}");
+    let found = errors(&text);
+    assert_eq!(
+        found,
+        [
+            "mappings/routes.toml:21: broadcast \"invoice-reminder\" key broadcast: [[broadcast]] \
+          (scheduled broadcasts) is not implemented yet; remove the table"
+        ],
+    );
+    assert!(rules_report_refuses(&text));
+}
+
+/// `mappings validate` on a directory holding `text`: not OK.
+fn rules_report_refuses(text: &str) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.toml"), text).unwrap();
+    let (report, ok) = validate_report(dir.path(), &channels());
+    !ok && report.contains("is not implemented yet")
+}
+
+#[test]
+fn a_broadcast_is_still_read_into_the_model_for_the_scheduler_to_come() {
+    let parsed = super::parse::parse_file(
+        BROADCAST,
+        Path::new("mappings/routes.toml"),
+        Some(&channels()),
+    );
+    assert_eq!(parsed.errors.len(), 1, "only the not-implemented error");
+    let b = &parsed.broadcasts[0];
+    assert_eq!(b.name, "invoice-reminder");
     assert_eq!(b.timezone, chrono_tz::Asia::Jakarta);
     assert_eq!(b.rate_per_second, 20);
     assert_eq!(
@@ -212,6 +247,7 @@ x = 1
         "mappings/routes.toml:22: broadcast \"b\" key timezone: unknown time zone \"Mars/Olympus\"",
         "mappings/routes.toml:24: broadcast \"b\" key rate_per_second: must be at least 1",
         "mappings/routes.toml:18: broadcast \"b\": missing key recipients (or contact_list)",
+        "mappings/routes.toml:18: broadcast \"b\" key broadcast: [[broadcast]] (scheduled broadcasts) is not implemented yet",
         "mappings/routes.toml:26: unknown key settings",
     ];
     for want in expected {

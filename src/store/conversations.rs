@@ -282,16 +282,26 @@ impl Store {
         lease_until: i64,
     ) -> Result<Tx, StoreError> {
         let mut tx = self.begin().await?;
+        if !Store::extend_lease_in_tx(&mut tx, conversation_id, owner, lease_until).await? {
+            return Err(StoreError::LeaseLost(conversation_id));
+        }
+        Ok(tx)
+    }
+
+    /// Re-check and extend our lease inside a transaction; false when another worker has it.
+    pub async fn extend_lease_in_tx(
+        tx: &mut Tx,
+        conversation_id: i64,
+        owner: &str,
+        lease_until: i64,
+    ) -> Result<bool, StoreError> {
         let query = "UPDATE conversations SET lease_until = $1 WHERE id = $2 AND lease_owner = $3";
-        let result = on_tx!(&mut tx, conn => sqlx::query(query)
+        let updated = on_tx!(tx, conn => sqlx::query(query)
             .bind(lease_until)
             .bind(conversation_id)
             .bind(owner)
             .execute(conn).await.map(|r| r.rows_affected()))?;
-        if result != 1 {
-            return Err(StoreError::LeaseLost(conversation_id));
-        }
-        Ok(tx)
+        Ok(updated == 1)
     }
 
     /// Mark an event processed (`done` or `skipped`) with a JSON outcome, inside a leased tx.

@@ -286,4 +286,25 @@ pub(super) fn recipient(link: &Link) -> Recipient {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_choose_the_whatsapp_kind() {
+        assert_eq!(media_kind_for("image/png"), MediaKind::Image);
+        assert_eq!(media_kind_for("video/mp4; codecs=avc1"), MediaKind::Video);
+        assert_eq!(media_kind_for("audio/ogg"), MediaKind::Audio);
+        assert_eq!(media_kind_for("application/pdf"), MediaKind::Document);
+        assert_eq!(media_kind_for(""), MediaKind::Document);
+    }
+
+    #[test]
+    fn an_answer_is_its_text_then_its_files() {
+        assert_eq!(part_numbers("hello", 2), [0, 1, 2]);
+        assert_eq!(part_numbers("  ", 1), [1]);
+        assert_eq!(part_numbers("hello", 0), [0]);
+        assert_eq!(attachment_index(0), None);
+        assert_eq!(attachment_index(1), Some(0));
+        assert_eq!(attachment_index(PARKED_PART), None);
+    }
+}

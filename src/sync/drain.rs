@@ -152,14 +152,17 @@ impl Engine {
             .instrument(span.clone())
             .await;
         let err = match result {
-            Ok(processed) => match self.commit_processed(conversation, event, &processed).await {
-                Ok(()) => {
-                    metrics::counter!("omnibridge_events_processed_total", "kind" => event.kind.clone(), "result" => processed.state.as_str()).increment(1);
-                    tracing::info!(parent: &span, state = %processed.state, outcome = %processed.outcome, "Event processed.");
-                    return Ok(true);
+            Ok(processed) => {
+                let (state, outcome) = (processed.state, processed.outcome.to_string());
+                match self.commit_processed(conversation, event, processed).await {
+                    Ok(()) => {
+                        metrics::counter!("omnibridge_events_processed_total", "kind" => event.kind.clone(), "result" => state.as_str()).increment(1);
+                        tracing::info!(parent: &span, state = %state, outcome, "Event processed.");
+                        return Ok(true);
+                    }
+                    Err(err) => ProcessError::Store(err),
                 }
-                Err(err) => ProcessError::Store(err),
-            },
+            }
             Err(err) => err,
         };
         if let ProcessError::Store(StoreError::LeaseLost(id)) = err.cause() {

@@ -2,16 +2,15 @@
 //! conversations that became due, in one transaction. Only after it commits may the webhook be
 //! answered 200.
 //!
-//! Concurrent webhooks are written together (group commit): writer tasks take whatever requests
-//! are waiting, up to [`MAX_BATCH`], and store them in one transaction, then answer each. If a
-//! batch fails, its requests are retried one by one so a single bad request cannot fail others.
+//! Concurrent webhooks are written together ([`super::group_commit`]): up to [`MAX_BATCH`] in one
+//! transaction, then each is answered. If a batch fails, its requests are retried one by one so a
+//! single bad request cannot fail others.
 
 use super::Engine;
 use crate::domain::{ChannelId, InboundEvent};
 use crate::jobs::{DrainQueue, JobError};
 use crate::store::{HeldEvent, IngestOutcome, Store, StoreError};
-use std::sync::Arc;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 /// Most webhooks written in one transaction.
 const MAX_BATCH: usize = 256;
@@ -42,36 +41,10 @@ pub(super) fn spawn_writers(
     queue: DrainQueue,
     writers: usize,
 ) -> mpsc::Sender<IngestRequest> {
-    let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-    let receiver = Arc::new(Mutex::new(receiver));
-    for _ in 0..writers.max(1) {
-        tokio::spawn(writer_loop(store.clone(), queue.clone(), receiver.clone()));
-    }
-    sender
-}
-
-async fn writer_loop(
-    store: Store,
-    queue: DrainQueue,
-    receiver: Arc<Mutex<mpsc::Receiver<IngestRequest>>>,
-) {
-    loop {
-        let mut batch = Vec::new();
-        {
-            let mut receiver = receiver.lock().await;
-            match receiver.recv().await {
-                Some(request) => batch.push(request),
-                None => return,
-            }
-            while batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(request) => batch.push(request),
-                    Err(_) => break,
-                }
-            }
-        }
-        write_batch(&store, &queue, batch).await;
-    }
+    super::group_commit::spawn_writers(writers, QUEUE_CAPACITY, MAX_BATCH, move |batch| {
+        let (store, queue) = (store.clone(), queue.clone());
+        async move { write_batch(&store, &queue, batch).await }
+    })
 }
 
 async fn write_batch(store: &Store, queue: &DrainQueue, batch: Vec<IngestRequest>) {

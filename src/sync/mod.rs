@@ -6,6 +6,7 @@ mod activity;
 mod answer;
 mod drain;
 mod effects;
+mod group_commit;
 mod ingest;
 mod message;
 mod outcome;
@@ -70,10 +71,12 @@ struct EngineInner {
     bridge_user: tokio::sync::OnceCell<crate::domain::ExternalId>,
     /// Feeds the group-commit ingest writers.
     ingest: tokio::sync::mpsc::Sender<ingest::IngestRequest>,
+    /// Feeds the group-commit writers of processed events.
+    completions: tokio::sync::mpsc::Sender<outcome::Completion>,
 }
 
 impl Engine {
-    /// Build the engine. Must run inside a Tokio runtime: it starts the ingest writers.
+    /// Build the engine. Must run inside a Tokio runtime: it starts the group-commit writers.
     pub fn new(
         store: Store,
         registry: Registry,
@@ -89,9 +92,11 @@ impl Engine {
             crate::store::DbKind::Postgres => 4,
         };
         let ingest = ingest::spawn_writers(store.clone(), queue.clone(), writers);
+        let completions = outcome::spawn_writers(store.clone(), owner.clone(), writers);
         Self {
             inner: Arc::new(EngineInner {
                 ingest,
+                completions,
                 bridge_user: tokio::sync::OnceCell::new(),
                 store,
                 registry,

@@ -3,14 +3,20 @@
 //! written in the transaction that re-checks the lease and completes the event. What an attempt
 //! did before it failed ([`Recorded`], carried by [`ProcessError::AfterEffects`]) is written in
 //! the transaction that records the failure, under the same lease.
+//!
+//! Completions from every worker are written together ([`super::group_commit`]): each worker
+//! waits for its event's commit before it takes the next action on its conversation, so a crash
+//! can never lose the record of an effect that a later effect depended on, while a busy bridge
+//! pays one transaction for many events.
 
 use super::Engine;
 use super::drain::ProcessError;
 use super::message::{LinkWrite, Processed};
-use crate::domain::{EventKind, ExternalId};
+use crate::domain::{DeliveryStatus, EventKind, ExternalId};
 use crate::store::{
-    ClaimedConversation, EffectKind, NewOutbound, PendingEvent, Store, StoreError, Tx,
+    ClaimedConversation, EffectKind, NewOutbound, PendingEvent, Store, StoreError, Tx, ms_after,
 };
+use tokio::sync::{mpsc, oneshot};
 
 /// What an event did on vendors that the bridge keeps books of.
 #[derive(Debug, Default)]
@@ -92,34 +98,139 @@ impl ProcessError {
     }
 }
 
+/// Most completions written in one transaction.
+const MAX_BATCH: usize = 128;
+const QUEUE_CAPACITY: usize = 1024;
+
+/// A processed event waiting to be written.
+pub(super) struct Completion {
+    conversation_id: i64,
+    lease_until: i64,
+    event_id: i64,
+    channel: String,
+    /// The delivery status the event carried, recorded with it.
+    status: Option<DeliveryStatus>,
+    processed: Processed,
+    reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// Start the completion writers; `owner` is this process's lease owner name.
+pub(super) fn spawn_writers(
+    store: Store,
+    owner: String,
+    writers: usize,
+) -> mpsc::Sender<Completion> {
+    super::group_commit::spawn_writers(writers, QUEUE_CAPACITY, MAX_BATCH, move |batch| {
+        let (store, owner) = (store.clone(), owner.clone());
+        async move { write_batch(&store, &owner, batch).await }
+    })
+}
+
+async fn write_batch(store: &Store, owner: &str, batch: Vec<Completion>) {
+    if batch.len() > 1 {
+        match commit(store, owner, &batch).await {
+            Ok(results) => {
+                for (completion, result) in batch.into_iter().zip(results) {
+                    let _ = completion.reply.send(result);
+                }
+                return;
+            }
+            Err(err) => {
+                tracing::warn!(error = ?err, events = batch.len(), "Batched completion failed; writing its events one by one.");
+            }
+        }
+    }
+    for completion in batch {
+        let result = commit(store, owner, std::slice::from_ref(&completion))
+            .await
+            .and_then(|mut results| results.pop().unwrap_or(Ok(())));
+        let _ = completion.reply.send(result);
+    }
+}
+
+/// Write several completions in one transaction. A completion whose lease was lost writes
+/// nothing and answers `LeaseLost`; any other error fails the whole batch.
+async fn commit(
+    store: &Store,
+    owner: &str,
+    batch: &[Completion],
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    let mut tx = store.begin().await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for completion in batch {
+        let leased = Store::extend_lease_in_tx(
+            &mut tx,
+            completion.conversation_id,
+            owner,
+            completion.lease_until,
+        )
+        .await?;
+        if !leased {
+            results.push(Err(StoreError::LeaseLost(completion.conversation_id)));
+            continue;
+        }
+        apply(&mut tx, completion).await?;
+        results.push(Ok(()));
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+async fn apply(tx: &mut Tx, completion: &Completion) -> Result<(), StoreError> {
+    let processed = &completion.processed;
+    if let Some(status) = &completion.status {
+        Store::record_status_in_tx(tx, &completion.channel, status, completion.event_id).await?;
+    }
+    for write in &processed.link_writes {
+        apply_link_write(tx, write).await?;
+    }
+    if let Some(update) = &processed.status_update {
+        Store::apply_outbound_status_in_tx(
+            tx,
+            update.outbound_id,
+            update.current,
+            update.status,
+            update.error.as_deref(),
+        )
+        .await?;
+    }
+    processed
+        .recorded
+        .write_in_tx(tx, completion.event_id)
+        .await?;
+    Store::complete_event_in_tx(tx, completion.event_id, processed.state, &processed.outcome).await
+}
+
 impl Engine {
-    /// Write the outcome of a processed event and mark it finished, under the lease.
+    /// Write the outcome of a processed event and mark it finished, under the lease; returns
+    /// once it is committed.
     pub(super) async fn commit_processed(
         &self,
         conversation: &ClaimedConversation,
         event: &PendingEvent,
-        processed: &Processed,
+        processed: Processed,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_leased(conversation).await?;
-        if let EventKind::Status(status) = &event.event.kind {
-            Store::record_status_in_tx(&mut tx, &conversation.channel, status, event.id).await?;
-        }
-        for write in &processed.link_writes {
-            apply_link_write(&mut tx, write).await?;
-        }
-        if let Some(update) = &processed.status_update {
-            Store::apply_outbound_status_in_tx(
-                &mut tx,
-                update.outbound_id,
-                update.current,
-                update.status,
-                update.error.as_deref(),
-            )
-            .await?;
-        }
-        processed.recorded.write_in_tx(&mut tx, event.id).await?;
-        Store::complete_event_in_tx(&mut tx, event.id, processed.state, &processed.outcome).await?;
-        tx.commit().await
+        let status = match &event.event.kind {
+            EventKind::Status(status) => Some(status.clone()),
+            _ => None,
+        };
+        let (reply, answer) = oneshot::channel();
+        let completion = Completion {
+            conversation_id: conversation.id,
+            lease_until: ms_after(self.inner.settings.lease_ttl),
+            event_id: event.id,
+            channel: conversation.channel.clone(),
+            status,
+            processed,
+            reply,
+        };
+        let gone = || StoreError::Database(sqlx::Error::PoolClosed);
+        self.inner
+            .completions
+            .send(completion)
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 }
 

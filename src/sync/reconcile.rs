@@ -6,7 +6,7 @@
 
 use super::Engine;
 use super::ingest::IngestError;
-use crate::connectors::{ChannelConnector, ConnectorError};
+use crate::connectors::{ChannelConnector, ConnectorError, PollBatch};
 use crate::store::{StoreError, now_ms};
 use chrono::{DateTime, TimeZone, Utc};
 use std::sync::Arc;
@@ -149,9 +149,7 @@ impl Engine {
                     let admitted = super::admit(channel.as_ref(), batch.events.clone());
                     let outcome = self.ingest(channel.channel_id(), &admitted.events).await?;
                     report.stored += outcome.stored;
-                    if let Err(err) = channel.acknowledge(&batch).await {
-                        tracing::warn!(channel = %channel.channel_id(), error = %err, "Could not mark polled messages as received; they are stored anyway.");
-                    }
+                    acknowledge_stored(channel.as_ref(), &batch).await;
                 }
                 if let Some(progress) = progress {
                     progress(&report);
@@ -220,5 +218,36 @@ impl Engine {
             .release_cursor(&name, &self.inner.owner)
             .await?;
         result.map(|()| report)
+    }
+}
+
+/// Confirm a committed batch to the channel, when the channel asks for that. A failure is only
+/// logged: the events are stored, a repeat of them is absorbed by dedupe.
+async fn acknowledge_stored(channel: &dyn ChannelConnector, batch: &PollBatch) {
+    if !channel.capabilities().poll_acknowledgement {
+        return;
+    }
+    if let Err(err) = channel.acknowledge(batch).await {
+        tracing::warn!(channel = %channel.channel_id(), error = %err, "Could not mark polled messages as received; they are stored anyway.");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn polled_events_are_acknowledged_only_to_a_channel_that_asks_for_it() {
+        use crate::connectors::ChannelCapabilities;
+        use crate::connectors::fake::RecordingChannel;
+        let batch = PollBatch::default();
+        for (poll_acknowledgement, expected) in [(false, vec![]), (true, vec!["acknowledge"])] {
+            let channel = RecordingChannel::new(ChannelCapabilities {
+                webhook_registration: false,
+                poll_acknowledgement,
+            });
+            acknowledge_stored(&channel, &batch).await;
+            assert_eq!(channel.calls(), expected);
+        }
     }
 }

@@ -351,6 +351,48 @@ on_both_databases!(
     }
 );
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_helpdesk_delivery_is_refused_when_a_webhook_secret_is_set() {
+    let (env, app) = spawn_app(Db::Sqlite).await;
+    let url = format!("{}/webhooks/inbenta", app.address);
+    // A well-formed delivery about a reply, as Inbenta sends it, but without X-Hook-Signature.
+    let delivery = json!([{
+        "id": 9001, "item": "reply", "action": "add", "actor": 1, "parent": 5001,
+        "timestamp": chrono::Utc::now().timestamp(),
+    }]);
+    let unsigned = app.client.post(&url).json(&delivery).send().await.unwrap();
+    assert_eq!(unsigned.status(), 401);
+    let answer: Value = unsigned.json().await.unwrap();
+    assert_eq!(answer["code"], "unauthorized", "{answer}");
+    assert_eq!(
+        answer["detail"], "X-Hook-Signature is missing (inbenta.webhook_secret is set)",
+        "{answer}"
+    );
+    // Signed, the same delivery is taken.
+    let signed = app
+        .client
+        .post(&url)
+        .header("x-hook-signature", "inbenta-hook-secret")
+        .json(&delivery)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 200);
+    // A handshake without its challenge is a 400 naming what is missing.
+    let no_challenge = app
+        .client
+        .get(&url)
+        .header("x-hook-signature", "inbenta-hook-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_challenge.status(), 400);
+    let answer: Value = no_challenge.json().await.unwrap();
+    assert_eq!(answer["code"], "missing_challenge", "{answer}");
+    drop(env);
+    app.stop().await;
+}
+
 on_both_databases!(helpdesk_webhook_handshake, |db: Db| async move {
     let (env, app) = spawn_app(db).await;
     // The bridge registered itself at start, passing Inbenta's challenge.

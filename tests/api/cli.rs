@@ -202,3 +202,118 @@ async fn backfill_fetches_what_happened_before_the_first_start() {
     .await;
     app.stop().await;
 }
+
+/// Run the binary with a deadline: a command that should refuse to start must not hang the test
+/// when it starts after all.
+async fn run_briefly(args: &[&str]) -> (i32, String, String) {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_omnibridge"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary runs");
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("omnibridge {args:?} is still running after 30 s"))
+        .expect("the binary ran");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn placeholder_secrets_are_reported_by_check_config_and_refused_by_serve_and_worker() {
+    let env = TestEnv::new(Db::Sqlite, AppOptions::default()).await;
+    let config = env.write_config("127.0.0.1:0");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(&env.getchat.token(), "<your token>")
+        .replace(crate::helpers::ADMIN_TOKEN, " ");
+    std::fs::write(&config, text).unwrap();
+    let path = config.to_str().unwrap();
+
+    let (code, stdout, stderr) = run_briefly(&["check-config", "--config", path]).await;
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("auth: token [placeholder]"), "{stdout}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{stderr}");
+    assert!(
+        warnings[0].contains(".toml:5: server.admin_token is empty"),
+        "{stderr}"
+    );
+    assert!(
+        warnings[1].contains("channels[0] (id \"sales\") token is still a placeholder"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`serve` and `worker` refuse to start"),
+        "{stderr}"
+    );
+
+    for command in ["serve", "worker"] {
+        let (code, _, stderr) = run_briefly(&[command, "--config", path]).await;
+        assert_eq!(code, 1, "{command}: {stderr}");
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or_else(|| panic!("{command}: no error line in {stderr}"));
+        assert!(
+            line.contains("server.admin_token is empty")
+                && line.contains("token is still a placeholder"),
+            "{command}: {line}"
+        );
+        assert!(!stderr.contains("<your token>"), "{command}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn keys_of_unbuilt_features_are_not_implemented_yet_for_check_config_and_serve() {
+    let env = TestEnv::new(Db::Sqlite, AppOptions::default()).await;
+    let config = env.write_config("127.0.0.1:0");
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "kind = \"getchat\"\n",
+        "kind = \"getchat\"\ntransport = \"websocket\"\n",
+        1,
+    );
+    let text = format!(
+        "{text}\n[media]\nvoice_for_tickets = \"mp3\"\n\n[getchat_partner]\nbase_url = \"https://partner.example\"\n"
+    );
+    std::fs::write(&config, &text).unwrap();
+    let path = config.to_str().unwrap();
+    let line_of = |needle: &str| {
+        text.lines()
+            .position(|l| l.starts_with(needle))
+            .map(|i| i + 1)
+            .unwrap()
+    };
+    let expected = [
+        format!(
+            ".toml:{}: channels[0] (id \"sales\"): transport = \"websocket\" is not implemented yet",
+            line_of("transport")
+        ),
+        format!(
+            ".toml:{}: media.voice_for_tickets is not implemented yet",
+            line_of("voice_for_tickets")
+        ),
+        format!(
+            ".toml:{}: [getchat_partner] is not implemented yet",
+            line_of("[getchat_partner]")
+        ),
+    ];
+    for command in ["check-config", "serve", "worker"] {
+        let (code, _, stderr) = run_briefly(&[command, "--config", path]).await;
+        assert_eq!(code, 1, "{command}: {stderr}");
+        for want in &expected {
+            assert!(
+                stderr.contains(want.as_str()),
+                "{command}: {want} not in {stderr}"
+            );
+        }
+    }
+}

@@ -4,7 +4,7 @@ use super::client::{GetchatClient, Login, VENDOR};
 use super::{catchup, outbound, webhook};
 use crate::config::{ChannelConfig, ChannelKind};
 use crate::connectors::{
-    ChannelConnector, ConnectorError, PollBatch, Registration, SentMessage, WebhookError,
+    ChannelCapabilities, ChannelConnector, ConnectorError, PollBatch, SentMessage, WebhookError,
 };
 use crate::domain::{
     ChannelId, ConversationKey, ExternalId, InboundEvent, MediaFile, MediaRef, OutboundBody,
@@ -151,14 +151,17 @@ impl ChannelConnector for GetchatChannel {
         catchup::poll(&self.client, since).await
     }
 
-    async fn acknowledge(&self, batch: &PollBatch) -> Result<(), ConnectorError> {
-        catchup::acknowledge(&self.client, batch).await
+    /// Polled messages are marked as received; get.chat's webhook registration endpoint is not
+    /// documented (CONTRACTS §1.5): webhooks are configured in the get.chat admin panel.
+    fn capabilities(&self) -> ChannelCapabilities {
+        ChannelCapabilities {
+            webhook_registration: false,
+            poll_acknowledgement: true,
+        }
     }
 
-    /// get.chat's webhook registration endpoint is not documented (CONTRACTS §1.5): webhooks
-    /// are configured in the get.chat admin panel.
-    async fn register_webhooks(&self, _url: &str) -> Result<Registration, ConnectorError> {
-        Ok(Registration::NotSupported)
+    async fn acknowledge(&self, batch: &PollBatch) -> Result<(), ConnectorError> {
+        catchup::acknowledge(&self.client, batch).await
     }
 }
 

@@ -6,7 +6,7 @@ use super::channel::api_base_url;
 use super::files::decode_checksum;
 use super::{GetchatBuildError, GetchatChannel};
 use crate::config::ChannelConfig;
-use crate::connectors::{ChannelConnector, ConnectorError};
+use crate::connectors::{ChannelCapabilities, ChannelConnector, ConnectorError};
 use crate::domain::{ConversationKey, MediaFile, MediaKind, MediaRef, OutboundBody, Recipient};
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -428,5 +428,29 @@ async fn a_media_id_far_too_long_for_a_url_is_a_permanent_error() {
         "{err:?}"
     );
     assert!(matches!(err, ConnectorError::Permanent { .. }), "{err:?}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn webhooks_are_configured_in_the_panel_and_polls_are_acknowledged() {
+    let server = MockServer::start().await;
+    let channel = channel(&server, json!({"token": "t"}));
+    assert_eq!(
+        channel.capabilities(),
+        ChannelCapabilities {
+            webhook_registration: false,
+            poll_acknowledgement: true,
+        }
+    );
+    // Not offered, so refused if called anyway, without a request to get.chat.
+    let err = channel
+        .register_webhooks("https://bridge.example/webhooks/getchat/sales")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not offer webhook_registration"),
+        "{err}"
+    );
     assert!(server.received_requests().await.unwrap().is_empty());
 }

@@ -3,7 +3,7 @@
 use super::auth::{API_KEY_HEADER, Credentials, TokenManager};
 use super::convert::{Statuses, polled_change};
 use super::media::MAX_DOWNLOAD_BYTES;
-use super::webhook::parse_events;
+use super::webhook::{answer_challenge, parse_events, verify_delivery};
 use super::wire::{
     CreateReplyRequest, CreateTicketRequest, CreateUserRequest, IdValue, Identified, MaybeWrapped,
     ReplyDto, TicketDto, UpdateStatusRequest, UploadMediaRequest, vendor_error_message,
@@ -12,14 +12,14 @@ use crate::config::InbentaConfig;
 use crate::connectors::http::{self, VendorHttp};
 use crate::connectors::{
     ConnectorError, HelpdeskEvent, NewReply, NewTicket, Registration, TicketAttachment,
-    TicketConnector, TicketReply, WebhookError,
+    TicketConnector, TicketReply, WebhookAuthError, WebhookError,
 };
 use crate::domain::{ExternalId, MediaFile, TicketState};
 use async_trait::async_trait;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use reqwest::Method;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -55,6 +55,8 @@ pub struct InbentaClient {
     pub(super) max_download_bytes: u64,
     /// What open and closed are in this deployment's numbers.
     statuses: Statuses,
+    /// `inbenta.webhook_secret`: what `X-Hook-Signature` must carry (see `webhook.rs`).
+    pub(super) webhook_secret: Option<SecretString>,
 }
 
 /// Where a ticketing call goes.
@@ -96,6 +98,7 @@ impl InbentaClient {
                 open: config.open_status,
                 closed: config.closed_status,
             },
+            webhook_secret: non_empty(config.webhook_secret.as_ref()),
         })
     }
 
@@ -360,6 +363,16 @@ impl TicketConnector for InbentaClient {
         attachment: &TicketAttachment,
     ) -> Result<MediaFile, ConnectorError> {
         self.download_attachment(attachment).await
+    }
+
+    /// `X-Hook-Signature` must equal `inbenta.webhook_secret` when that is set (see `webhook.rs`).
+    fn verify_webhook(&self, headers: &HeaderMap) -> Result<(), WebhookAuthError> {
+        verify_delivery(self.webhook_secret.as_ref(), headers)
+    }
+
+    /// `X-Hook-Signature` = `inbenta.webhook_secret`; the answer is `X-Inbenta-Challenge`.
+    fn webhook_handshake(&self, headers: &HeaderMap) -> Result<String, WebhookAuthError> {
+        answer_challenge(self.webhook_secret.as_ref(), headers)
     }
 
     /// A JSON array (or one object) of `{id, item, action, timestamp, actor, parent}`; only

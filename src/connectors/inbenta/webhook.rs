@@ -1,4 +1,11 @@
-//! Inbenta webhooks: registering the bridge's `reply` webhook and reading deliveries.
+//! Inbenta webhooks: registering the bridge's `reply` webhook, its verification handshake, and
+//! checking and reading deliveries.
+//!
+//! Inbenta signs with the shared secret itself: `X-Hook-Signature` carries
+//! `inbenta.webhook_secret` on the handshake (`GET`, answered with the `X-Inbenta-Challenge`
+//! value as plain text) and on every delivery. With a secret configured a delivery must carry
+//! the right signature; without one, unsigned deliveries are accepted (they only name ids the
+//! bridge then reads itself) and a signed one is refused, since nothing can check it.
 //!
 //! A delivery is a JSON array of thin events `{id, item, action, timestamp, actor, parent}`
 //! (CONTRACTS §3.3); the bridge reads the ticket itself, so only ids are kept. Events about
@@ -8,15 +15,66 @@ use super::client::{InbentaClient, VENDOR, to_json};
 use super::convert::{subject_of, webhook_key};
 use super::loose_json::{first_id, first_instant, id_of};
 use super::wire::{MaybeWrapped, RegisterWebhookRequest, WebhookDto};
-use crate::connectors::{ConnectorError, HelpdeskEvent, Registration, WebhookError};
+use crate::connectors::{
+    ConnectorError, HelpdeskEvent, Registration, WebhookAuthError, WebhookError,
+};
 use crate::domain::{ActivitySubject, TicketActivity};
+use crate::http::secret_matches;
 use chrono::{DateTime, Utc};
 use reqwest::Method;
+use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
 /// The webhook item the bridge registers: new replies on tickets.
 const REPLY_ITEM: &str = "reply";
+
+/// The shared secret, on the handshake and on every delivery.
+const SIGNATURE: &str = "x-hook-signature";
+/// The value the handshake must be answered with.
+const CHALLENGE: &str = "x-inbenta-challenge";
+
+/// `POST` delivery: see the module documentation for when a signature is required.
+pub(super) fn verify_delivery(
+    secret: Option<&SecretString>,
+    headers: &HeaderMap,
+) -> Result<(), WebhookAuthError> {
+    let signature = headers.get(SIGNATURE).map(|v| v.to_str().ok());
+    match (secret, signature) {
+        (None, None) => Ok(()),
+        (Some(_), None) => Err(WebhookAuthError::Unauthorized(
+            "X-Hook-Signature is missing (inbenta.webhook_secret is set)".into(),
+        )),
+        (None, Some(_)) => Err(WebhookAuthError::Unauthorized(
+            "X-Hook-Signature given but inbenta.webhook_secret is not set".into(),
+        )),
+        (Some(_), Some(given)) if secret_matches(secret, given) => Ok(()),
+        (Some(_), Some(_)) => Err(WebhookAuthError::Unauthorized(
+            "wrong X-Hook-Signature".into(),
+        )),
+    }
+}
+
+/// `GET` handshake: the signature must be the configured secret; the answer is the challenge.
+pub(super) fn answer_challenge(
+    secret: Option<&SecretString>,
+    headers: &HeaderMap,
+) -> Result<String, WebhookAuthError> {
+    let signature = headers.get(SIGNATURE).and_then(|v| v.to_str().ok());
+    if !secret_matches(secret, signature) {
+        return Err(WebhookAuthError::Unauthorized(
+            "X-Hook-Signature does not match inbenta.webhook_secret".into(),
+        ));
+    }
+    headers
+        .get(CHALLENGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| WebhookAuthError::Malformed {
+            code: "missing_challenge",
+            detail: "X-Inbenta-Challenge header is missing".into(),
+        })
+}
 
 impl InbentaClient {
     pub(super) async fn ensure_reply_webhook(

@@ -10,8 +10,8 @@ use crate::config::{ChannelConfig, ChannelKind};
 use crate::connectors::http::Clock;
 use crate::connectors::http::VendorHttp;
 use crate::connectors::{
-    ChannelConnector, ConnectorError, CredentialStore, PollBatch, Registration, SentMessage,
-    WebhookError,
+    ChannelCapabilities, ChannelConnector, ConnectorError, CredentialStore, PollBatch,
+    Registration, SentMessage, WebhookError,
 };
 use crate::domain::{
     ChannelId, ConversationKey, ExternalId, InboundEvent, MediaFile, MediaRef, OutboundBody,
@@ -246,9 +246,13 @@ impl ChannelConnector for QontakChannel {
         self.poll_rooms(since).await
     }
 
-    /// Qontak has nothing like get.chat's `mark_as_received`.
-    async fn acknowledge(&self, _batch: &PollBatch) -> Result<(), ConnectorError> {
-        Ok(())
+    /// Webhooks are registered through the API; Qontak has nothing like get.chat's
+    /// `mark_as_received`.
+    fn capabilities(&self) -> ChannelCapabilities {
+        ChannelCapabilities {
+            webhook_registration: true,
+            poll_acknowledgement: false,
+        }
     }
 
     /// `PUT message_interactions` (customer and agent messages, statuses, broadcast logs) and

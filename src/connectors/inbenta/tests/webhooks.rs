@@ -232,3 +232,93 @@ async fn refused_registration_carries_inbentas_message() {
         "{err}"
     );
 }
+
+// --- Signature and handshake ----------------------------------------------------------------
+
+fn headers(pairs: &[(&'static str, &str)]) -> reqwest::header::HeaderMap {
+    let mut map = reqwest::header::HeaderMap::new();
+    for (name, value) in pairs {
+        map.insert(*name, value.parse().expect("header value"));
+    }
+    map
+}
+
+async fn client_with_webhook_secret(
+    secret: Option<&str>,
+) -> (MockServer, crate::connectors::inbenta::InbentaClient) {
+    let server = MockServer::start().await;
+    let config = crate::config::InbentaConfig {
+        webhook_secret: secret.map(SecretString::from),
+        ..super::config_for(&server)
+    };
+    let client = crate::connectors::inbenta::InbentaClient::new(&config).expect("client builds");
+    (server, client)
+}
+
+#[tokio::test]
+async fn with_a_webhook_secret_a_delivery_needs_the_right_signature() {
+    use crate::connectors::WebhookAuthError::Unauthorized;
+    let (_server, client) = client_with_webhook_secret(Some("hook-s3cret")).await;
+    client
+        .verify_webhook(&headers(&[("x-hook-signature", "hook-s3cret")]))
+        .expect("signed with the secret");
+    let missing = client.verify_webhook(&headers(&[])).unwrap_err();
+    assert!(
+        matches!(&missing, Unauthorized(m) if m.contains("X-Hook-Signature is missing")),
+        "{missing:?}"
+    );
+    let wrong = client
+        .verify_webhook(&headers(&[("x-hook-signature", "hook-s3cre")]))
+        .unwrap_err();
+    assert!(
+        matches!(&wrong, Unauthorized(m) if m == "wrong X-Hook-Signature"),
+        "{wrong:?}"
+    );
+    assert!(!format!("{missing} {wrong}").contains("hook-s3cret"));
+}
+
+#[tokio::test]
+async fn without_a_webhook_secret_only_unsigned_deliveries_pass() {
+    // An empty secret counts as none.
+    for secret in [None, Some("  ")] {
+        let (_server, client) = client_with_webhook_secret(secret).await;
+        client.verify_webhook(&headers(&[])).expect("unsigned");
+        let signed = client.verify_webhook(&headers(&[("x-hook-signature", "anything")]));
+        assert!(signed.is_err(), "nothing can check a signature");
+    }
+}
+
+#[tokio::test]
+async fn the_handshake_answers_the_challenge_when_the_signature_is_the_secret() {
+    use crate::connectors::WebhookAuthError::{Malformed, Unauthorized};
+    let (_server, client) = client_with_webhook_secret(Some("hook-s3cret")).await;
+    let answer = client
+        .webhook_handshake(&headers(&[
+            ("x-hook-signature", "hook-s3cret"),
+            ("x-inbenta-challenge", "ch-42"),
+        ]))
+        .expect("verified");
+    assert_eq!(answer, "ch-42");
+    let wrong = client.webhook_handshake(&headers(&[
+        ("x-hook-signature", "nope"),
+        ("x-inbenta-challenge", "ch-42"),
+    ]));
+    assert!(matches!(wrong, Err(Unauthorized(_))), "{wrong:?}");
+    let no_challenge = client.webhook_handshake(&headers(&[("x-hook-signature", "hook-s3cret")]));
+    assert!(
+        matches!(
+            no_challenge,
+            Err(Malformed {
+                code: "missing_challenge",
+                ..
+            })
+        ),
+        "{no_challenge:?}"
+    );
+    let (_server, unset) = client_with_webhook_secret(None).await;
+    let refused = unset.webhook_handshake(&headers(&[
+        ("x-hook-signature", ""),
+        ("x-inbenta-challenge", "ch-42"),
+    ]));
+    assert!(matches!(refused, Err(Unauthorized(_))), "{refused:?}");
+}

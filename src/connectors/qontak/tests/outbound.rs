@@ -1,7 +1,9 @@
 //! Sending (text, files, templates), closed windows, recovery, resolving, registration, media.
 
 use super::{channel_at, sim_channel, to_room};
-use crate::connectors::{ChannelConnector, ConnectorError, Registration};
+use crate::connectors::{
+    ChannelCapabilities, ChannelConnector, ConnectorError, PollBatch, Registration,
+};
 use crate::domain::{
     ConversationKey, EventKind, MediaFile, MediaKind, MessageBody, OutboundBody, Recipient,
 };
@@ -307,6 +309,23 @@ async fn resolve_and_register_reach_qontak() {
     assert_eq!(sim.resolved_rooms(), std::slice::from_ref(&room));
     assert_eq!(sim.room(&room).unwrap()["status"], "resolved");
 
+    // Registration is offered; acknowledging polled events is not (and refused if called).
+    assert_eq!(
+        channel.capabilities(),
+        ChannelCapabilities {
+            webhook_registration: true,
+            poll_acknowledgement: false,
+        }
+    );
+    let ack = channel
+        .acknowledge(&PollBatch::default())
+        .await
+        .unwrap_err();
+    assert!(
+        ack.to_string()
+            .contains("does not offer poll_acknowledgement"),
+        "{ack}"
+    );
     let url = "https://bridge.example/webhooks/qontak/jakarta?auth=s3cret";
     assert_eq!(
         channel.register_webhooks(url).await.unwrap(),

@@ -1,42 +1,28 @@
-//! Answers: the parts of an answer, and what an agent-answer event costs the store, measured on
-//! an engine draining against the simulators on loopback (a temp-file SQLite store).
+//! What an agent-answer event costs the store, and what an attempt that fails after sending
+//! records: an engine draining against the simulators on loopback (a temp-file SQLite store).
+//! Here rather than in `sync` because it builds the vendor connectors.
 
-use super::*;
 use crate::connectors::getchat::GetchatChannel;
 use crate::connectors::inbenta::InbentaClient;
-use crate::connectors::{HelpdeskEvent, Registry};
+use crate::connectors::{ChannelConnector, HelpdeskEvent, Registry};
 use crate::domain::{
-    ActivitySubject, ChannelId, Contact, CustomerMessage, EventKind, InboundEvent, MessageBody,
-    TicketActivity,
+    ActivitySubject, ChannelId, Contact, CustomerMessage, EventKind, ExternalId, InboundEvent,
+    MessageBody, TicketActivity,
 };
 use crate::jobs::DrainQueue;
 use crate::mapping::{LiveRules, RuleSet};
 use crate::sandbox::getchat::GetchatSim;
 use crate::sandbox::inbenta::InbentaSim;
-use crate::store::{ConnectOptions, Store, statements_on_this_thread};
-use crate::sync::{EngineSettings, RetryPolicy};
+use crate::store::{
+    ConnectOptions, OutboundKind, OutboundStatus, Store, statements_on_this_thread,
+};
+use crate::sync::{Engine, EngineSettings, RetryPolicy};
+use chrono::Utc;
 use secrecy::SecretString;
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-#[test]
-fn content_types_choose_the_whatsapp_kind() {
-    assert_eq!(media_kind_for("image/png"), MediaKind::Image);
-    assert_eq!(media_kind_for("video/mp4; codecs=avc1"), MediaKind::Video);
-    assert_eq!(media_kind_for("audio/ogg"), MediaKind::Audio);
-    assert_eq!(media_kind_for("application/pdf"), MediaKind::Document);
-    assert_eq!(media_kind_for(""), MediaKind::Document);
-}
-
-#[test]
-fn an_answer_is_its_text_then_its_files() {
-    assert_eq!(part_numbers("hello", 2), [0, 1, 2]);
-    assert_eq!(part_numbers("  ", 1), [1]);
-    assert_eq!(part_numbers("hello", 0), [0]);
-    assert_eq!(attachment_index(0), None);
-    assert_eq!(attachment_index(1), Some(0));
-    assert_eq!(attachment_index(PARKED_PART), None);
-}
 
 const CHANNEL: &str = "sales";
 
