@@ -6,6 +6,8 @@ pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod domain;
+#[cfg(test)]
+mod engine_tests;
 pub mod error;
 pub mod http;
 pub mod jobs;

@@ -405,8 +405,6 @@ fn listener_settings(settings: &Settings) -> ListenerSettings {
 fn engine_settings(settings: &Settings) -> EngineSettings {
     EngineSettings {
         user_address: settings.inbenta.user_address.clone(),
-        closed_status: settings.inbenta.closed_status,
-        open_status: settings.inbenta.open_status,
         status_check_interval: settings.inbenta.status_check_interval,
         lease_ttl: settings.worker.lease_ttl,
         retry: RetryPolicy {

@@ -3,11 +3,11 @@
 use super::{
     ChannelCapabilities, ChannelConnector, ConnectorError, HelpdeskEvent, NewReply, NewTicket,
     PollBatch, Registration, SentMessage, TicketAttachment, TicketConnector, TicketReply,
-    TicketSummary, WebhookAuthError, WebhookError,
+    WebhookAuthError, WebhookError,
 };
 use crate::domain::{
     ChannelId, ConversationKey, ExternalId, InboundEvent, MediaFile, MediaRef, OutboundBody,
-    Recipient,
+    Recipient, TicketState,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -138,21 +138,24 @@ impl<T: TicketConnector> TicketConnector for Metered<T> {
         )
     }
 
-    async fn ticket_status(&self, ticket: &ExternalId) -> Result<Option<i64>, ConnectorError> {
+    async fn ticket_state(
+        &self,
+        ticket: &ExternalId,
+    ) -> Result<Option<TicketState>, ConnectorError> {
         observe(
             TicketConnector::vendor(&self.inner),
-            self.inner.ticket_status(ticket).await,
+            self.inner.ticket_state(ticket).await,
         )
     }
 
-    async fn set_ticket_status(
+    async fn set_ticket_state(
         &self,
         ticket: &ExternalId,
-        status: i64,
+        state: &TicketState,
     ) -> Result<(), ConnectorError> {
         observe(
             TicketConnector::vendor(&self.inner),
-            self.inner.set_ticket_status(ticket, status).await,
+            self.inner.set_ticket_state(ticket, state).await,
         )
     }
 
@@ -221,7 +224,7 @@ impl<T: TicketConnector> TicketConnector for Metered<T> {
     async fn updated_tickets(
         &self,
         since: DateTime<Utc>,
-    ) -> Result<Vec<TicketSummary>, ConnectorError> {
+    ) -> Result<Vec<HelpdeskEvent>, ConnectorError> {
         observe(
             TicketConnector::vendor(&self.inner),
             self.inner.updated_tickets(since).await,

@@ -22,7 +22,7 @@ pub use registry::Registry;
 use crate::domain::admit::IdRules;
 use crate::domain::{
     ChannelId, ConversationKey, ExternalId, InboundEvent, MediaFile, MediaRef, OutboundBody,
-    Recipient, TicketActivity,
+    Recipient, ReplyAuthor, TicketActivity, TicketState,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -145,21 +145,13 @@ pub enum Registration {
     AlreadyRegistered,
 }
 
-/// A helpdesk webhook delivery, parsed.
+/// Something the helpdesk reported (a webhook delivery or a polled change), parsed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HelpdeskEvent {
-    /// Unique per helpdesk event (item + id + action).
+    /// Unique per helpdesk event, built by the connector.
     pub dedupe_key: String,
     pub occurred_at: DateTime<Utc>,
     pub activity: TicketActivity,
-}
-
-/// A ticket the helpdesk reports as changed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TicketSummary {
-    pub id: ExternalId,
-    pub status: Option<i64>,
-    pub last_update: DateTime<Utc>,
 }
 
 /// A file attached to a ticket reply.
@@ -198,8 +190,8 @@ pub struct NewReply {
 #[derive(Clone, Debug, PartialEq)]
 pub struct TicketReply {
     pub id: ExternalId,
-    /// `answer` (agent → customer) or `reply` (customer → agent), as the helpdesk types it.
-    pub kind: String,
+    /// Who wrote it: only [`ReplyAuthor::Agent`] replies go to the customer.
+    pub author: ReplyAuthor,
     pub creator: Option<ExternalId>,
     pub message_html: String,
     pub attachments: Vec<TicketAttachment>,
@@ -218,12 +210,16 @@ pub trait TicketConnector: Send + Sync + 'static {
     /// Look a ticket up by the external id it was created with.
     async fn find_ticket(&self, external_id: &str) -> Result<Option<ExternalId>, ConnectorError>;
     async fn create_ticket(&self, ticket: &NewTicket) -> Result<ExternalId, ConnectorError>;
-    /// The ticket's numeric status, if the helpdesk reports one.
-    async fn ticket_status(&self, ticket: &ExternalId) -> Result<Option<i64>, ConnectorError>;
-    async fn set_ticket_status(
+    /// The ticket's state, if the helpdesk reports one.
+    async fn ticket_state(
         &self,
         ticket: &ExternalId,
-        status: i64,
+    ) -> Result<Option<TicketState>, ConnectorError>;
+    /// Open or close the ticket.
+    async fn set_ticket_state(
+        &self,
+        ticket: &ExternalId,
+        state: &TicketState,
     ) -> Result<(), ConnectorError>;
 
     async fn list_replies(&self, ticket: &ExternalId) -> Result<Vec<TicketReply>, ConnectorError>;
@@ -262,9 +258,10 @@ pub trait TicketConnector: Send + Sync + 'static {
         secret: &SecretString,
     ) -> Result<Registration, ConnectorError>;
 
-    /// Tickets changed since `since`, oldest change first (catch-up polling).
+    /// Catch-up polling: the changes of tickets changed since `since`, oldest first, each keyed
+    /// so that dedupe absorbs a change seen twice (`occurred_at` is the change's time).
     async fn updated_tickets(
         &self,
         since: DateTime<Utc>,
-    ) -> Result<Vec<TicketSummary>, ConnectorError>;
+    ) -> Result<Vec<HelpdeskEvent>, ConnectorError>;
 }

@@ -37,10 +37,41 @@ pub enum ConversationUpdate {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TicketActivity {
     pub ticket: ExternalId,
-    /// What changed: `reply`, `ticket`…
-    pub item: String,
-    /// `add`, `update`, `remove`, or `closed` (found closed by a poll).
+    /// What changed (stored as `item`, its name in events written by earlier versions).
+    #[serde(rename = "item")]
+    pub subject: ActivitySubject,
+    /// The helpdesk's word for what happened (`add`, `update`…), for logs only.
     pub action: String,
     /// The changed object's id (the reply id for replies, the ticket id for tickets).
     pub object_id: ExternalId,
+}
+
+/// What a [`TicketActivity`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivitySubject {
+    /// A reply on the ticket (an agent's answer may be among the new ones).
+    Reply,
+    /// The ticket itself (its state may have changed).
+    Ticket,
+}
+
+/// Who wrote a reply on a ticket, as the helpdesk types it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyAuthor {
+    /// Someone on the helpdesk side, writing to the customer: these are sent to the channel.
+    Agent,
+    /// The customer (how the bridge posts the customer's messages).
+    Customer,
+    /// Anything else the helpdesk lists (internal notes, system entries…).
+    Other,
+}
+
+/// A ticket's state, in the bridge's terms; the helpdesk connector maps its own statuses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TicketState {
+    Open,
+    Closed,
+    /// A state the bridge does not act on, in the helpdesk's words (for logs).
+    Other(String),
 }

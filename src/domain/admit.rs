@@ -73,7 +73,6 @@ pub fn admit(mut event: InboundEvent, rules: IdRules) -> Result<InboundEvent, Re
         EventKind::TicketActivity(activity) => {
             check_id("ticket", activity.ticket.as_str())?;
             check_id("object id", activity.object_id.as_str())?;
-            clean(&mut activity.item);
             clean(&mut activity.action);
         }
         EventKind::Other { name, payload } => {

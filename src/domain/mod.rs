@@ -9,7 +9,9 @@ mod ids;
 mod message;
 mod outbound;
 
-pub use activity::{AgentMessage, ConversationUpdate, TicketActivity};
+pub use activity::{
+    ActivitySubject, AgentMessage, ConversationUpdate, ReplyAuthor, TicketActivity, TicketState,
+};
 
 pub use ids::{ChannelId, ConversationKey, ExternalId};
 pub use message::{

@@ -92,7 +92,9 @@ pub(super) async fn bounded_body(
     // What to reserve, and what to allocate before the first byte.
     let (reserve, capacity) = match declared(request.headers()) {
         Declared::Empty => return next.run(request).await,
-        Declared::Length(n) if n > limits.max_body_bytes => return too_large(&limits),
+        Declared::Length(n) if n > limits.max_body_bytes => {
+            return refuse_after_discarding(request.into_body(), n, &limits).await;
+        }
         Declared::Length(n) => (n, n),
         Declared::Chunked => (limits.max_body_bytes, CHUNKED_START),
     };
@@ -135,11 +137,41 @@ async fn read_body(body: Body, capacity: usize, max: usize) -> Result<Bytes, Rea
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(ReadError::Broken)?;
         if buf.len() + chunk.len() > max {
+            discard(stream, buf.len() + chunk.len(), max).await;
             return Err(ReadError::TooLarge);
         }
         buf.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(buf))
+}
+
+/// Bodies over the limit are read and thrown away up to this many times the limit, so the
+/// client, still sending, gets to read the 413 instead of a broken pipe; beyond it the
+/// connection is simply closed.
+const DISCARD_FACTOR: usize = 4;
+
+/// Read and drop the rest of a body that is over the limit (within [`DISCARD_FACTOR`]).
+async fn discard(mut stream: axum::body::BodyDataStream, mut seen: usize, max: usize) {
+    let cap = max.saturating_mul(DISCARD_FACTOR);
+    while seen <= cap {
+        match stream.next().await {
+            Some(Ok(chunk)) => seen += chunk.len(),
+            _ => return,
+        }
+    }
+}
+
+/// A declared body over the limit: drain it (bounded, within the read timeout), then 413.
+async fn refuse_after_discarding(body: Body, declared: usize, limits: &BodyLimits) -> Response {
+    if declared <= limits.max_body_bytes.saturating_mul(DISCARD_FACTOR) {
+        let stream = body.into_data_stream();
+        let _ = tokio::time::timeout(
+            limits.read_timeout,
+            discard(stream, 0, limits.max_body_bytes),
+        )
+        .await;
+    }
+    too_large(limits)
 }
 
 /// The answer's body, keeping the request's share of the budget until it is dropped.

@@ -110,9 +110,8 @@ async fn linked_ticket(
         wait_for(|| async { Ok(engine.store().current_link(channel, conversation).await?) })
             .await?;
     let ticket_id: i64 = link
-        .helpdesk_ticket_id
-        .as_deref()
-        .unwrap_or_default()
+        .ticket()
+        .as_str()
         .parse()
         .map_err(|_| anyhow::anyhow!("the link names no numeric ticket id"))?;
     let ticket = context

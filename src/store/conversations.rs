@@ -5,7 +5,7 @@
 //! it on release, but only if no event arrived meanwhile (`next_seq` unchanged), so a wake-up can
 //! never be lost between "nothing left" and "released".
 
-use super::{Store, StoreError, Tx, alive_since, now_ms, on_db, on_tx};
+use super::{EventState, Store, StoreError, Tx, alive_since, now_ms, on_db, on_tx};
 use crate::domain::InboundEvent;
 
 /// What ingest did with one webhook's events.
@@ -308,7 +308,7 @@ impl Store {
     pub async fn complete_event_in_tx(
         tx: &mut Tx,
         event_id: i64,
-        state: &str,
+        state: EventState,
         outcome: &serde_json::Value,
     ) -> Result<(), StoreError> {
         let query = "UPDATE inbound_events SET state = $1, outcome = $2, processed_at = $3, \

@@ -1,6 +1,6 @@
 //! Reading and redriving stored events: dead letters, delivery statuses, counts.
 
-use super::{Store, StoreError, Tx, now_ms, on_db, on_tx};
+use super::{EventState, Store, StoreError, Tx, now_ms, on_db, on_tx};
 use crate::domain::DeliveryStatus;
 use serde::Serialize;
 
@@ -43,12 +43,12 @@ impl Store {
             on_db!(self, pool => sqlx::query_as(query).fetch_all(pool).await)?;
         let mut counts = EventCounts::default();
         for (state, n) in rows {
-            match state.as_str() {
-                "pending" => counts.pending = n,
-                "done" => counts.done = n,
-                "skipped" => counts.skipped = n,
-                "failed" => counts.failed = n,
-                _ => {}
+            match state.parse() {
+                Ok(EventState::Pending) => counts.pending = n,
+                Ok(EventState::Done) => counts.done = n,
+                Ok(EventState::Skipped) => counts.skipped = n,
+                Ok(EventState::Failed) => counts.failed = n,
+                Err(_) => {}
             }
         }
         Ok(counts)

@@ -3,8 +3,12 @@
 //! One row per ticket: a conversation whose ticket was closed gets a new row with the next
 //! `generation`, so the history of tickets for a customer stays visible.
 
-use super::{Store, StoreError, Tx, now_ms, on_db, on_tx};
+use super::{
+    EffectKind, IN_LIST_MAX, LinkState, Store, StoreError, Tx, now_ms, on_db, on_tx, placeholders,
+};
+use crate::domain::ExternalId;
 use serde::Serialize;
+use std::collections::HashSet;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Link {
@@ -18,13 +22,12 @@ pub struct Link {
     pub route: Option<String>,
     /// The customer's user on the helpdesk (shown as `inbenta_user_id` by the admin API).
     #[serde(rename = "inbenta_user_id")]
-    pub helpdesk_user_id: Option<String>,
+    pub helpdesk_user_id: Option<ExternalId>,
     /// The ticket on the helpdesk (shown as `inbenta_ticket_id` by the admin API).
     #[serde(rename = "inbenta_ticket_id")]
-    pub helpdesk_ticket_id: Option<String>,
+    pub helpdesk_ticket_id: Option<ExternalId>,
     pub ticket_external_id: String,
-    /// `open` or `closed`.
-    pub state: String,
+    pub state: LinkState,
     pub status_checked_at: Option<i64>,
     pub closed_at: Option<i64>,
     /// Who the conversation is assigned to on the channel (user and/or group), as last reported.
@@ -46,8 +49,8 @@ pub struct NewLink<'a> {
     pub contact_name: Option<&'a str>,
     pub contact_id: Option<&'a str>,
     pub route: &'a str,
-    pub helpdesk_user_id: &'a str,
-    pub helpdesk_ticket_id: &'a str,
+    pub helpdesk_user_id: &'a ExternalId,
+    pub helpdesk_ticket_id: &'a ExternalId,
     pub ticket_external_id: &'a str,
 }
 
@@ -56,6 +59,15 @@ pub struct LinkFilter {
     pub channel: Option<String>,
     pub conversation: Option<String>,
     pub limit: i64,
+}
+
+impl Link {
+    /// The helpdesk ticket (empty for a link written without one, which no version does).
+    pub fn ticket(&self) -> ExternalId {
+        self.helpdesk_ticket_id
+            .clone()
+            .unwrap_or_else(|| ExternalId::new(""))
+    }
 }
 
 const LINK_COLUMNS: &str = "id, channel, conversation_key, generation, contact_name, contact_id, route, \
@@ -82,7 +94,7 @@ impl Store {
     }
 
     /// The link of a helpdesk ticket.
-    pub async fn link_by_ticket(&self, ticket_id: &str) -> Result<Option<Link>, StoreError> {
+    pub async fn link_by_ticket(&self, ticket_id: &ExternalId) -> Result<Option<Link>, StoreError> {
         let query = format!(
             "SELECT {LINK_COLUMNS} FROM links WHERE helpdesk_ticket_id = $1 ORDER BY id DESC LIMIT 1"
         );
@@ -102,15 +114,29 @@ impl Store {
         Ok(link)
     }
 
-    /// Whether the bridge itself created this vendor object (echo suppression).
-    pub async fn is_own_effect(&self, vendor: &str, remote_id: &str) -> Result<bool, StoreError> {
-        let found: Option<i64> = on_db!(self, pool => sqlx::query_scalar(
-                "SELECT event_id FROM bridge_effects WHERE vendor = $1 AND remote_id = $2")
-            .bind(vendor)
-            .bind(remote_id)
-            .fetch_optional(pool)
-            .await)?;
-        Ok(found.is_some())
+    /// Which of these vendor objects the bridge itself created (echo suppression), in one
+    /// statement per [`IN_LIST_MAX`] ids.
+    pub async fn own_effects(
+        &self,
+        vendor: &str,
+        remote_ids: &[&str],
+    ) -> Result<HashSet<String>, StoreError> {
+        let mut own = HashSet::new();
+        for chunk in remote_ids.chunks(IN_LIST_MAX) {
+            let query = format!(
+                "SELECT remote_id FROM bridge_effects WHERE vendor = $1 AND remote_id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let found: Vec<String> = on_db!(self, pool => {
+                let mut select = sqlx::query_scalar(sqlx::AssertSqlSafe(query)).bind(vendor);
+                for id in chunk {
+                    select = select.bind(*id);
+                }
+                select.fetch_all(pool).await
+            })?;
+            own.extend(found);
+        }
+        Ok(own)
     }
 
     pub async fn list_links(&self, filter: &LinkFilter) -> Result<Vec<Link>, StoreError> {
@@ -154,7 +180,7 @@ impl Store {
     pub async fn update_link_state_in_tx(
         tx: &mut Tx,
         link_id: i64,
-        state: &str,
+        state: LinkState,
         closed_at: Option<i64>,
     ) -> Result<(), StoreError> {
         let query = "UPDATE links SET state = $1, closed_at = $2, status_checked_at = $3, \
@@ -213,8 +239,8 @@ impl Store {
     pub async fn record_effect_in_tx(
         tx: &mut Tx,
         vendor: &str,
-        remote_id: &str,
-        kind: &str,
+        remote_id: &ExternalId,
+        kind: EffectKind,
         event_id: i64,
     ) -> Result<(), StoreError> {
         let query = "INSERT INTO bridge_effects (vendor, remote_id, kind, event_id, created_at) \

@@ -7,9 +7,11 @@ mod conversations;
 mod cursors;
 mod events;
 mod held;
+mod ids;
 mod links;
 mod outbound;
 mod processes;
+mod states;
 
 pub use conversations::{
     ClaimedConversation, EventFailure, IngestOutcome, Pending, PendingEvent, ReleaseOutcome,
@@ -20,6 +22,7 @@ pub use links::{Link, LinkFilter, NewLink};
 pub use outbound::{NewOutbound, OutboundMessage};
 use processes::alive_since;
 pub use processes::{HEARTBEAT_EVERY, PROCESS_DEAD_AFTER};
+pub use states::{EffectKind, EventState, LinkState, OutboundKind, OutboundStatus, UnknownState};
 
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -60,12 +63,13 @@ pub enum Store {
 
 /// Run the same statement on whichever pool or transaction we have.
 macro_rules! on_db {
-    ($store:expr, $db:ident => $body:expr) => {
+    ($store:expr, $db:ident => $body:expr) => {{
+        $crate::store::count_statement();
         match $store {
             $crate::store::Store::Sqlite($db) => $body,
             $crate::store::Store::Postgres($db) => $body,
         }
-    };
+    }};
 }
 pub(crate) use on_db;
 
@@ -76,7 +80,8 @@ pub enum Tx {
 }
 
 macro_rules! on_tx {
-    ($tx:expr, $conn:ident => $body:expr) => {
+    ($tx:expr, $conn:ident => $body:expr) => {{
+        $crate::store::count_statement();
         match $tx {
             $crate::store::Tx::Sqlite($conn) => {
                 let $conn = &mut **$conn;
@@ -87,9 +92,39 @@ macro_rules! on_tx {
                 $body
             }
         }
-    };
+    }};
 }
 pub(crate) use on_tx;
+
+#[cfg(test)]
+thread_local! {
+    static STATEMENTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Tests count the statements a piece of work sends (`on_db!`/`on_tx!` each send one); nothing
+/// is counted outside tests.
+#[inline]
+pub(crate) fn count_statement() {
+    #[cfg(test)]
+    STATEMENTS.with(|n| n.set(n.get() + 1));
+}
+
+/// Statements sent through the store by this thread so far (a Tokio test's runtime thread).
+#[cfg(test)]
+pub(crate) fn statements_on_this_thread() -> u64 {
+    STATEMENTS.with(std::cell::Cell::get)
+}
+
+/// Most values in one `IN (…)` list (SQLite allows 32766 parameters, PostgreSQL 65535).
+const IN_LIST_MAX: usize = 500;
+
+/// `$first, $first+1, …` for `n` parameters.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 impl Tx {
     pub async fn commit(self) -> Result<(), StoreError> {

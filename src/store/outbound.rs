@@ -2,7 +2,11 @@
 //! three parts), keyed by what it delivers, so a retry or a crash never sends a part twice and a
 //! delivery status finds its message.
 
-use super::{Store, StoreError, Tx, now_ms, on_db, on_tx};
+use super::{
+    IN_LIST_MAX, OutboundKind, OutboundStatus, Store, StoreError, Tx, now_ms, on_db, on_tx,
+    placeholders,
+};
+use crate::domain::ExternalId;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -14,12 +18,10 @@ pub struct OutboundMessage {
     /// What the message delivers, e.g. `reply:<helpdesk reply id>`.
     pub source: String,
     pub part: i32,
-    /// text | media | template
-    pub kind: String,
-    pub remote_id: Option<String>,
-    pub alt_remote_id: Option<String>,
-    /// sent | delivered | read | failed | window_closed
-    pub status: String,
+    pub kind: OutboundKind,
+    pub remote_id: Option<ExternalId>,
+    pub alt_remote_id: Option<ExternalId>,
+    pub status: OutboundStatus,
     pub error: Option<String>,
     /// The event that sent (or parked) it.
     pub event_id: Option<i64>,
@@ -27,46 +29,48 @@ pub struct OutboundMessage {
     pub updated_at: i64,
 }
 
-/// A part that was just sent (or given up on).
-#[derive(Debug, Clone)]
-pub struct NewOutbound<'a> {
-    pub channel: &'a str,
-    pub conversation_key: &'a str,
+/// A part that was just sent (or an answer given up on), to be recorded with its event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutbound {
+    pub channel: String,
+    pub conversation_key: String,
     pub link_id: Option<i64>,
-    pub source: &'a str,
+    pub source: String,
     pub part: i32,
-    pub kind: &'a str,
-    pub remote_id: Option<&'a str>,
-    pub alt_remote_id: Option<&'a str>,
-    pub status: &'a str,
-    pub error: Option<&'a str>,
+    pub kind: OutboundKind,
+    pub remote_id: Option<ExternalId>,
+    pub alt_remote_id: Option<ExternalId>,
+    pub status: OutboundStatus,
+    pub error: Option<String>,
     pub event_id: i64,
 }
 
 const OUTBOUND_COLUMNS: &str = "id, channel, conversation_key, link_id, source, part, kind, \
     remote_id, alt_remote_id, status, error, event_id, created_at, updated_at";
 
-/// Later statuses never overwrite further-along ones (a `delivered` arriving after `read`).
-fn status_rank(status: &str) -> i32 {
-    match status {
-        "failed" | "window_closed" => 4,
-        "read" | "played" => 3,
-        "delivered" => 2,
-        "sent" => 1,
-        _ => 0,
-    }
-}
-
 impl Store {
-    /// Parts already recorded for a source (what a retry must not send again).
-    pub async fn outbound_parts(&self, source: &str) -> Result<Vec<OutboundMessage>, StoreError> {
-        let query = format!(
-            "SELECT {OUTBOUND_COLUMNS} FROM outbound_messages WHERE source = $1 ORDER BY part"
-        );
-        let rows = on_db!(self, pool => sqlx::query_as::<_, OutboundMessage>(sqlx::AssertSqlSafe(query))
-            .bind(source)
-            .fetch_all(pool)
-            .await)?;
+    /// Parts already recorded for these sources (what a retry must not send again), in one
+    /// statement per [`IN_LIST_MAX`] sources.
+    pub async fn outbound_parts(
+        &self,
+        sources: &[String],
+    ) -> Result<Vec<OutboundMessage>, StoreError> {
+        let mut rows = Vec::new();
+        for chunk in sources.chunks(IN_LIST_MAX) {
+            let query = format!(
+                "SELECT {OUTBOUND_COLUMNS} FROM outbound_messages WHERE source IN ({}) \
+                 ORDER BY source, part",
+                placeholders(1, chunk.len())
+            );
+            let found = on_db!(self, pool => {
+                let mut select = sqlx::query_as::<_, OutboundMessage>(sqlx::AssertSqlSafe(query));
+                for source in chunk {
+                    select = select.bind(source);
+                }
+                select.fetch_all(pool).await
+            })?;
+            rows.extend(found);
+        }
         Ok(rows)
     }
 
@@ -111,23 +115,23 @@ impl Store {
 
     pub async fn insert_outbound_in_tx(
         tx: &mut Tx,
-        message: &NewOutbound<'_>,
+        message: &NewOutbound,
     ) -> Result<(), StoreError> {
         let query = "INSERT INTO outbound_messages (channel, conversation_key, link_id, source, part, \
             kind, remote_id, alt_remote_id, status, error, event_id, created_at, updated_at) \
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
             ON CONFLICT (source, part) DO NOTHING";
         on_tx!(tx, conn => sqlx::query(query)
-            .bind(message.channel)
-            .bind(message.conversation_key)
+            .bind(&message.channel)
+            .bind(&message.conversation_key)
             .bind(message.link_id)
-            .bind(message.source)
+            .bind(&message.source)
             .bind(message.part)
             .bind(message.kind)
-            .bind(message.remote_id)
-            .bind(message.alt_remote_id)
+            .bind(&message.remote_id)
+            .bind(&message.alt_remote_id)
             .bind(message.status)
-            .bind(message.error)
+            .bind(message.error.as_deref())
             .bind(message.event_id)
             .bind(now_ms())
             .execute(conn).await.map(|r| r.rows_affected()))?;
@@ -135,11 +139,15 @@ impl Store {
     }
 
     /// Forget a part (a parked answer that its redriven event has now delivered).
-    pub async fn delete_outbound_part(&self, source: &str, part: i32) -> Result<(), StoreError> {
-        on_db!(self, pool => sqlx::query("DELETE FROM outbound_messages WHERE source = $1 AND part = $2")
+    pub async fn delete_outbound_part_in_tx(
+        tx: &mut Tx,
+        source: &str,
+        part: i32,
+    ) -> Result<(), StoreError> {
+        on_tx!(tx, conn => sqlx::query("DELETE FROM outbound_messages WHERE source = $1 AND part = $2")
             .bind(source)
             .bind(part)
-            .execute(pool)
+            .execute(conn)
             .await
             .map(|r| r.rows_affected()))?;
         Ok(())
@@ -150,11 +158,11 @@ impl Store {
     pub async fn apply_outbound_status_in_tx(
         tx: &mut Tx,
         id: i64,
-        current: &str,
-        status: &str,
+        current: OutboundStatus,
+        status: OutboundStatus,
         error: Option<&str>,
     ) -> Result<bool, StoreError> {
-        if status_rank(status) <= status_rank(current) {
+        if status.rank() <= current.rank() {
             return Ok(false);
         }
         let query = "UPDATE outbound_messages SET status = $1, error = COALESCE($2, error), \
@@ -167,18 +175,5 @@ impl Store {
             .bind(current)
             .execute(conn).await.map(|r| r.rows_affected()))?;
         Ok(changed > 0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::status_rank;
-
-    #[test]
-    fn statuses_only_move_forward() {
-        assert!(status_rank("delivered") > status_rank("sent"));
-        assert!(status_rank("read") > status_rank("delivered"));
-        assert!(status_rank("failed") > status_rank("read"));
-        assert_eq!(status_rank("something new"), 0);
     }
 }

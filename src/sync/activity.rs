@@ -6,39 +6,35 @@ use super::drain::ProcessError;
 use super::message::{LinkWrite, Processed};
 use super::render::{self, RenderedMessage};
 use crate::domain::{
-    AgentMessage, ConversationUpdate, DeliveryStatus, ExternalId, MessageBody, TicketActivity,
+    ActivitySubject, AgentMessage, ConversationUpdate, DeliveryStatus, ExternalId, MessageBody,
+    TicketActivity, TicketState,
 };
-use crate::store::{ClaimedConversation, Link, PendingEvent, now_ms};
+use crate::store::{
+    ClaimedConversation, EffectKind, Link, LinkState, OutboundStatus, PendingEvent, now_ms,
+};
 use serde_json::json;
 
 /// A delivery status to apply to a recorded outbound message in the completing transaction.
 pub(super) struct StatusUpdate {
     pub outbound_id: i64,
-    pub current: String,
-    pub status: String,
+    pub current: OutboundStatus,
+    pub status: OutboundStatus,
     pub error: Option<String>,
 }
 
 impl Engine {
     pub(super) async fn process_ticket_activity(
         &self,
-        conversation: &ClaimedConversation,
         event: &PendingEvent,
         activity: &TicketActivity,
         recovery: bool,
     ) -> Result<Processed, ProcessError> {
-        let Some(link) = self
-            .store()
-            .link_by_ticket(activity.ticket.as_str())
-            .await?
-        else {
+        let Some(link) = self.store().link_by_ticket(&activity.ticket).await? else {
             return Ok(Processed::skipped(
                 json!({ "reason": "ticket is not bridged", "ticket_id": activity.ticket }),
             ));
         };
-        let delivery = self
-            .deliver_answers(conversation, event, &link, recovery)
-            .await?;
+        let delivery = self.deliver_answers(event, &link, recovery).await?;
         let mut processed = Processed::done(json!({
             "action": "answers_delivered",
             "ticket_id": activity.ticket,
@@ -46,8 +42,12 @@ impl Engine {
             "sent": delivery.sent,
             "templates": delivery.templates,
         }));
-        if activity.item == "ticket" {
-            self.follow_ticket_status(&link, &mut processed).await?;
+        processed.recorded = delivery.recorded;
+        if activity.subject == ActivitySubject::Ticket
+            && let Err(err) = self.follow_ticket_status(&link, &mut processed).await
+        {
+            // The answers already sent are recorded with the failure.
+            return Err(err.after(processed.recorded));
         }
         Ok(processed)
     }
@@ -59,18 +59,17 @@ impl Engine {
         link: &Link,
         processed: &mut Processed,
     ) -> Result<(), ProcessError> {
-        if link.state != "open" {
+        if link.state != LinkState::Open {
             return Ok(());
         }
         let tickets = self.registry().tickets().clone();
-        let ticket = ExternalId::new(link.helpdesk_ticket_id.clone().unwrap_or_default());
-        let status = tickets.ticket_status(&ticket).await?;
-        if status != Some(self.inner.settings.closed_status) {
+        let ticket = link.ticket();
+        if tickets.ticket_state(&ticket).await? != Some(TicketState::Closed) {
             return Ok(());
         }
         processed.link_writes.push(LinkWrite::State {
             link_id: link.id,
-            state: "closed",
+            state: LinkState::Closed,
             closed_at: Some(now_ms()),
         });
         let resolved = if self.channel_policy(&link.channel).sync_resolution {
@@ -149,8 +148,9 @@ impl Engine {
             "reply_id": reply_id,
         }));
         processed
+            .recorded
             .effects
-            .push((tickets.vendor(), reply_id.to_string(), "note"));
+            .push((tickets.vendor(), reply_id, EffectKind::Note));
         Ok(processed)
     }
 
@@ -204,20 +204,20 @@ impl Engine {
                 });
             }
             ConversationUpdate::Resolved { resolved } => {
-                if !*resolved || link.state != "open" {
+                if !*resolved || link.state != LinkState::Open {
                     processed.outcome["action"] = json!("nothing_to_close");
                     return Ok(processed);
                 }
                 let tickets = self.registry().tickets().clone();
-                let ticket = ExternalId::new(link.helpdesk_ticket_id.clone().unwrap_or_default());
+                let ticket = link.ticket();
                 tickets
-                    .set_ticket_status(&ticket, self.inner.settings.closed_status)
+                    .set_ticket_state(&ticket, &TicketState::Closed)
                     .await?;
                 tracing::info!(ticket_id = %ticket, "Conversation resolved on the channel; ticket closed.");
                 processed.outcome["action"] = json!("ticket_closed");
                 processed.link_writes.push(LinkWrite::State {
                     link_id: link.id,
-                    state: "closed",
+                    state: LinkState::Closed,
                     closed_at: Some(now_ms()),
                 });
                 processed
@@ -258,7 +258,9 @@ impl Engine {
             "outbound_id": outbound.id,
             "status": status.status,
         }));
-        let moves_to_failed = status.status == "failed" && outbound.status != "failed";
+        let moved_to = OutboundStatus::of_delivery(&status.status);
+        let moves_to_failed =
+            moved_to == Some(OutboundStatus::Failed) && outbound.status != OutboundStatus::Failed;
         if moves_to_failed
             && let Some(link_id) = outbound.link_id
             && let Some(link) = store.link_by_id(link_id).await?
@@ -266,7 +268,10 @@ impl Engine {
             let tickets = self.registry().tickets().clone();
             let marker = render::marker(
                 &conversation.channel,
-                &format!("failed:{}", outbound.remote_id.as_deref().unwrap_or("-")),
+                &format!(
+                    "failed:{}",
+                    outbound.remote_id.as_ref().map_or("-", ExternalId::as_str)
+                ),
             );
             let note = RenderedMessage {
                 html: format!(
@@ -279,13 +284,14 @@ impl Engine {
                 .post_note(&tickets, &link, &note, &marker, recovery)
                 .await?;
             processed
+                .recorded
                 .effects
-                .push((tickets.vendor(), reply_id.to_string(), "note"));
+                .push((tickets.vendor(), reply_id, EffectKind::Note));
         }
-        processed.status_update = Some(StatusUpdate {
+        processed.status_update = moved_to.map(|moved_to| StatusUpdate {
             outbound_id: outbound.id,
-            current: outbound.status.clone(),
-            status: status.status.clone(),
+            current: outbound.status,
+            status: moved_to,
             error,
         });
         Ok(processed)
@@ -300,6 +306,6 @@ impl Engine {
             .store()
             .current_link(&conversation.channel, &conversation.conversation_key)
             .await?
-            .filter(|l| l.state == "open"))
+            .filter(|l| l.state == LinkState::Open))
     }
 }

@@ -1,18 +1,27 @@
 //! Agent answers on a ticket → messages to the customer on the channel the conversation came
-//! from. Every part (the text, each file) is recorded as it is sent, keyed by the helpdesk reply it
-//! delivers, so a retry, a redrive or a crash never sends a part twice; after a crash the channel
-//! is asked whether the part already went out before it is sent again.
+//! from. Every part (the text, each file) is recorded with the event, keyed by the helpdesk
+//! reply it delivers, so a retry or a redrive never sends a part twice: the parts an attempt
+//! sent are written with its outcome, or with its failure when a later part fails. After a crash
+//! (the event's parts were sent but never recorded) the channel is asked whether each part
+//! already went out before it is sent again.
+//!
+//! What the store knows about the ticket's answers is read once per event (two statements,
+//! however many answers the ticket has); only new answers cost vendor calls.
+
+mod window;
 
 use super::Engine;
 use super::drain::ProcessError;
-use super::render::RenderedMessage;
+use super::outcome::Recorded;
 use super::whatsapp_text::html_to_whatsapp;
 use crate::connectors::{
     ChannelConnector, ConnectorError, SentMessage, TicketAttachment, TicketConnector, TicketReply,
 };
-use crate::domain::{ExternalId, MediaKind, OutboundBody, Recipient};
-use crate::store::{ClaimedConversation, Link, NewOutbound, OutboundMessage, PendingEvent};
-use chrono::{TimeZone, Utc};
+use crate::domain::{ExternalId, MediaKind, OutboundBody, Recipient, ReplyAuthor};
+use crate::store::{
+    Link, NewOutbound, OutboundKind, OutboundMessage, OutboundStatus, PendingEvent,
+};
+use chrono::{DateTime, TimeZone, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -20,7 +29,9 @@ use std::sync::Arc;
 const TEMPLATE_PART: i32 = 1000;
 /// Part number marking an answer parked with a dead letter: other events leave it alone (no
 /// second dead letter, no second note); the dead letter's redrive sends it.
-const PARKED_PART: i32 = -1;
+pub(super) const PARKED_PART: i32 = -1;
+/// Recovery looks for parts sent since this long before the event was received.
+const RECOVERY_LOOKBACK_MS: i64 = 120_000;
 
 /// What delivering the answers of one ticket did.
 #[derive(Debug, Default)]
@@ -28,312 +39,165 @@ pub(super) struct Delivery {
     pub answers: usize,
     pub sent: Vec<String>,
     pub templates: usize,
+    /// The parts sent (and answers parked), to be written with the event.
+    pub recorded: Recorded,
 }
 
-/// What posting through the channel is: one part of one answer.
-struct Part {
-    number: i32,
-    body: OutboundBody,
+/// Everything delivering one event's answers needs.
+struct Answering<'a> {
+    event: &'a PendingEvent,
+    link: &'a Link,
+    channel: Arc<dyn ChannelConnector>,
+    tickets: Arc<dyn TicketConnector>,
+    recipient: Recipient,
+    /// Recovery looks for parts the channel shows as sent since then.
+    since: DateTime<Utc>,
+    recovery: bool,
+}
+
+/// The parts recorded for each answer (by source), read in one go.
+type RecordedParts = HashMap<String, HashMap<i32, OutboundMessage>>;
+
+/// What an answer's parts are recorded under.
+fn source_of(reply: &TicketReply) -> String {
+    format!("reply:{}", reply.id)
 }
 
 impl Engine {
     /// Send every agent answer of the link's ticket that has not gone out yet, oldest first.
+    /// On failure, the parts already sent travel with the error, to be recorded with it.
     pub(super) async fn deliver_answers(
         &self,
-        conversation: &ClaimedConversation,
         event: &PendingEvent,
         link: &Link,
         recovery: bool,
     ) -> Result<Delivery, ProcessError> {
-        let channel = self.channel_connector(&link.channel)?;
-        let tickets = self.registry().tickets().clone();
-        let ticket_id = ExternalId::new(link.helpdesk_ticket_id.clone().unwrap_or_default());
-        let mut replies = tickets.list_replies(&ticket_id).await?;
-        replies.sort_by_key(|r| r.created_at);
-        let bridge_user = self.bridge_user(&tickets).await?;
+        let answering = Answering {
+            event,
+            link,
+            channel: self.channel_connector(&link.channel)?,
+            tickets: self.registry().tickets().clone(),
+            recipient: recipient(link),
+            since: Utc
+                .timestamp_millis_opt(event.received_at - RECOVERY_LOOKBACK_MS)
+                .single()
+                .unwrap_or_else(Utc::now),
+            recovery,
+        };
         let mut delivery = Delivery::default();
-        for reply in replies {
-            if !self.is_agent_answer(&tickets, &reply, &bridge_user).await? {
-                continue;
-            }
-            delivery.answers += 1;
-            self.deliver_answer(
-                conversation,
-                event,
-                link,
-                &channel,
-                &tickets,
-                &reply,
-                recovery,
-                &mut delivery,
-            )
-            .await?;
+        match self.deliver_new_answers(&answering, &mut delivery).await {
+            Ok(()) => Ok(delivery),
+            Err(err) => Err(err.after(delivery.recorded)),
         }
-        Ok(delivery)
     }
 
-    /// An answer written by a person on the helpdesk (not the customer, not the bridge).
-    async fn is_agent_answer(
+    async fn deliver_new_answers(
         &self,
-        tickets: &Arc<dyn TicketConnector>,
-        reply: &TicketReply,
-        bridge_user: &ExternalId,
-    ) -> Result<bool, ProcessError> {
-        if reply.kind != "answer" {
-            return Ok(false);
-        }
-        // Echo suppression: everything the bridge posts carries a marker and is recorded.
-        if super::render::has_marker(&reply.message_html)
-            || reply.creator.as_ref() == Some(bridge_user)
-        {
-            return Ok(false);
-        }
-        Ok(!self
-            .store()
-            .is_own_effect(tickets.vendor(), reply.id.as_str())
-            .await?)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn deliver_answer(
-        &self,
-        conversation: &ClaimedConversation,
-        event: &PendingEvent,
-        link: &Link,
-        channel: &Arc<dyn ChannelConnector>,
-        tickets: &Arc<dyn TicketConnector>,
-        reply: &TicketReply,
-        recovery: bool,
+        answering: &Answering<'_>,
         delivery: &mut Delivery,
     ) -> Result<(), ProcessError> {
-        let source = format!("reply:{}", reply.id);
-        let recorded: HashMap<i32, OutboundMessage> = self
-            .store()
-            .outbound_parts(&source)
-            .await?
-            .into_iter()
-            .map(|m| (m.part, m))
-            .collect();
-        if recorded.contains_key(&TEMPLATE_PART) {
-            return Ok(());
-        }
-        let parked = recorded.get(&PARKED_PART);
-        if parked.is_some_and(|p| p.event_id != Some(event.id)) {
-            tracing::debug!(reply_id = %reply.id, "Answer is parked with a dead letter; its redrive sends it.");
-            return Ok(());
-        }
-        let recipient = recipient(link);
-        let text = html_to_whatsapp(&reply.message_html);
-        let mut numbers: Vec<i32> = Vec::new();
-        if !text.trim().is_empty() {
-            numbers.push(0);
-        }
-        numbers.extend((1..=reply.attachments.len()).filter_map(|n| i32::try_from(n).ok()));
-        // Recovery looks for parts sent since shortly before this event was received.
-        let since = Utc
-            .timestamp_millis_opt(event.received_at - 120_000)
-            .single()
-            .unwrap_or_else(Utc::now);
-        for number in numbers {
-            if recorded.contains_key(&number) {
-                continue;
-            }
-            let part = if number == 0 {
-                Part {
-                    number,
-                    body: OutboundBody::Text { text: text.clone() },
-                }
-            } else {
-                let attachment = &reply.attachments[usize::try_from(number - 1).unwrap_or(0)];
-                Part {
-                    number,
-                    body: self.attachment_body(tickets, attachment).await?,
-                }
-            };
-            let already = if recovery {
-                channel.find_sent(&recipient, since, &part.body).await?
-            } else {
-                None
-            };
-            let sent = match already {
-                Some(id) => {
-                    tracing::info!(reply_id = %reply.id, part = number, message_id = %id, "Part already sent (before a crash or retry); not sending it again.");
-                    SentMessage { id, alt_id: None }
-                }
-                None => match channel.send(&recipient, &part.body).await {
-                    Ok(sent) => sent,
-                    Err(ConnectorError::WindowClosed { message, .. }) => {
-                        return self
-                            .window_closed(
-                                conversation,
-                                event,
-                                link,
-                                channel,
-                                tickets,
-                                reply,
-                                &text,
-                                &message,
-                                recovery,
-                                since,
-                                delivery,
-                            )
-                            .await;
-                    }
-                    Err(err) => return Err(err.into()),
-                },
-            };
-            self.record_outbound(
-                conversation,
-                &NewOutbound {
-                    channel: &link.channel,
-                    conversation_key: &link.conversation_key,
-                    link_id: Some(link.id),
-                    source: &source,
-                    part: part.number,
-                    kind: part.body.label(),
-                    remote_id: Some(sent.id.as_str()),
-                    alt_remote_id: sent.alt_id.as_ref().map(ExternalId::as_str),
-                    status: "sent",
-                    error: None,
-                    event_id: event.id,
-                },
-            )
-            .await?;
-            tracing::info!(reply_id = %reply.id, part = number, kind = part.body.label(), message_id = %sent.id, "Agent answer sent to the customer.");
-            delivery.sent.push(sent.id.to_string());
-        }
-        if parked.is_some() {
-            self.store()
-                .delete_outbound_part(&source, PARKED_PART)
+        let tickets = &answering.tickets;
+        let ticket_id = answering.link.ticket();
+        let mut replies = tickets.list_replies(&ticket_id).await?;
+        replies.sort_by_key(|r| r.created_at);
+        let bridge_user = self.bridge_user(tickets).await?;
+        replies.retain(|reply| is_agent_answer(reply, &bridge_user));
+        let (answers, mut recorded) = self.known_answers(tickets.vendor(), replies).await?;
+        delivery.answers = answers.len();
+        for reply in &answers {
+            let parts = recorded.remove(&source_of(reply)).unwrap_or_default();
+            self.deliver_answer(answering, reply, &parts, delivery)
                 .await?;
         }
         Ok(())
     }
 
-    /// Mark an answer as parked with this event's dead letter.
-    async fn park(
+    /// The answers the bridge did not write itself, and what is recorded for each: two
+    /// statements for the whole ticket.
+    async fn known_answers(
         &self,
-        conversation: &ClaimedConversation,
-        event: &PendingEvent,
-        link: &Link,
-        source: &str,
-        status: &str,
-        error: &str,
+        vendor: &str,
+        mut answers: Vec<TicketReply>,
+    ) -> Result<(Vec<TicketReply>, RecordedParts), ProcessError> {
+        if answers.is_empty() {
+            return Ok((answers, RecordedParts::new()));
+        }
+        let ids: Vec<&str> = answers.iter().map(|r| r.id.as_str()).collect();
+        let own = self.store().own_effects(vendor, &ids).await?;
+        answers.retain(|reply| !own.contains(reply.id.as_str()));
+        let sources: Vec<String> = answers.iter().map(source_of).collect();
+        let mut recorded = RecordedParts::new();
+        for part in self.store().outbound_parts(&sources).await? {
+            recorded
+                .entry(part.source.clone())
+                .or_default()
+                .insert(part.part, part);
+        }
+        Ok((answers, recorded))
+    }
+
+    /// Send the parts of one answer that are not recorded yet.
+    async fn deliver_answer(
+        &self,
+        answering: &Answering<'_>,
+        reply: &TicketReply,
+        recorded: &HashMap<i32, OutboundMessage>,
+        delivery: &mut Delivery,
     ) -> Result<(), ProcessError> {
-        self.record_outbound(
-            conversation,
-            &NewOutbound {
-                channel: &link.channel,
-                conversation_key: &link.conversation_key,
-                link_id: Some(link.id),
-                source,
-                part: PARKED_PART,
-                kind: "parked",
-                remote_id: None,
-                alt_remote_id: None,
-                status,
-                error: Some(error),
-                event_id: event.id,
-            },
-        )
-        .await?;
+        if recorded.contains_key(&TEMPLATE_PART) {
+            return Ok(());
+        }
+        let parked = recorded.get(&PARKED_PART);
+        if parked.is_some_and(|p| p.event_id != Some(answering.event.id)) {
+            tracing::debug!(reply_id = %reply.id, "Answer is parked with a dead letter; its redrive sends it.");
+            return Ok(());
+        }
+        let text = html_to_whatsapp(&reply.message_html);
+        for number in part_numbers(&text, reply.attachments.len()) {
+            if recorded.contains_key(&number) {
+                continue;
+            }
+            let body = match attachment_index(number) {
+                None => OutboundBody::Text { text: text.clone() },
+                Some(index) => {
+                    self.attachment_body(&answering.tickets, &reply.attachments[index])
+                        .await?
+                }
+            };
+            let sent = match self.send_part(answering, &body).await {
+                Ok(sent) => sent,
+                Err(ConnectorError::WindowClosed { message, .. }) => {
+                    return self
+                        .window_closed(answering, reply, &text, &message, delivery)
+                        .await;
+                }
+                Err(err) => return Err(err.into()),
+            };
+            tracing::info!(reply_id = %reply.id, part = number, kind = body.label(), message_id = %sent.id, "Agent answer sent to the customer.");
+            delivery.record_sent(answering, reply, number, OutboundKind::from(&body), sent);
+        }
+        if parked.is_some() {
+            delivery.recorded.unparked.push(source_of(reply));
+        }
         Ok(())
     }
 
-    /// The channel refused a free-form message: send the channel's fallback template in its
-    /// place, or park the answer and tell the agent on the ticket.
-    #[allow(clippy::too_many_arguments)]
-    async fn window_closed(
+    /// Send a part, unless recovery finds the channel already shows it as sent.
+    async fn send_part(
         &self,
-        conversation: &ClaimedConversation,
-        event: &PendingEvent,
-        link: &Link,
-        channel: &Arc<dyn ChannelConnector>,
-        tickets: &Arc<dyn TicketConnector>,
-        reply: &TicketReply,
-        text: &str,
-        vendor_message: &str,
-        recovery: bool,
-        since: chrono::DateTime<Utc>,
-        delivery: &mut Delivery,
-    ) -> Result<(), ProcessError> {
-        let recipient = recipient(link);
-        let Some(template) = self.channel_policy(&link.channel).fallback_template.clone() else {
-            let marker =
-                super::render::marker(&link.channel, &format!("window_closed:{}", reply.id));
-            let note = RenderedMessage {
-                html: format!(
-                    "<p><strong>⚠️ Not delivered to WhatsApp.</strong> The customer could not be \
-                     reached: the 24-hour window is closed and channel {} has no fallback template. \
-                     The answer is parked; retry it with <code>omnibridge jobs retry</code> once the \
-                     customer writes again.</p>",
-                    super::render::escape(&link.channel)
-                ),
-                attachments: Vec::new(),
-            };
-            // Always looked up first: a redrive that meets the closed window again adds no
-            // second note.
-            self.post_note(tickets, link, &note, &marker, true).await?;
-            let source = format!("reply:{}", reply.id);
-            self.park(
-                conversation,
-                event,
-                link,
-                &source,
-                "window_closed",
-                vendor_message,
-            )
-            .await?;
-            return Err(ProcessError::Unprocessable(format!(
-                "window_closed: answer {} was not sent to {}: {vendor_message}",
-                reply.id, link.conversation_key
-            )));
-        };
-        let parameters = template
-            .parameters
-            .iter()
-            .map(|p| {
-                p.replace("{reply.text}", text)
-                    .replace("{contact.name}", link.contact_name.as_deref().unwrap_or(""))
-                    .replace("{contact.wa_id}", link.contact_id.as_deref().unwrap_or(""))
-            })
-            .collect();
-        let body = OutboundBody::Template {
-            name: template.name.clone(),
-            language: template.language.clone(),
-            parameters,
-        };
-        let already = if recovery {
-            channel.find_sent(&recipient, since, &body).await?
-        } else {
-            None
-        };
-        let sent = match already {
-            Some(id) => SentMessage { id, alt_id: None },
-            None => channel.send(&recipient, &body).await?,
-        };
-        let source = format!("reply:{}", reply.id);
-        self.record_outbound(
-            conversation,
-            &NewOutbound {
-                channel: &link.channel,
-                conversation_key: &link.conversation_key,
-                link_id: Some(link.id),
-                source: &source,
-                part: TEMPLATE_PART,
-                kind: "template",
-                remote_id: Some(sent.id.as_str()),
-                alt_remote_id: sent.alt_id.as_ref().map(ExternalId::as_str),
-                status: "sent",
-                error: None,
-                event_id: event.id,
-            },
-        )
-        .await?;
-        tracing::info!(reply_id = %reply.id, template = %template.name, message_id = %sent.id, "24-hour window closed; the fallback template was sent instead.");
-        delivery.templates += 1;
-        delivery.sent.push(sent.id.to_string());
-        Ok(())
+        answering: &Answering<'_>,
+        body: &OutboundBody,
+    ) -> Result<SentMessage, ConnectorError> {
+        let channel = &answering.channel;
+        if answering.recovery
+            && let Some(id) = channel
+                .find_sent(&answering.recipient, answering.since, body)
+                .await?
+        {
+            tracing::info!(message_id = %id, kind = body.label(), "Part already sent (before a crash); not sending it again.");
+            return Ok(SentMessage { id, alt_id: None });
+        }
+        channel.send(&answering.recipient, body).await
     }
 
     /// Download an answer's file and say how the channel should send it.
@@ -350,6 +214,55 @@ impl Engine {
             caption: None,
         })
     }
+}
+
+impl Delivery {
+    /// Remember a part that went out, to be recorded with the event.
+    fn record_sent(
+        &mut self,
+        answering: &Answering<'_>,
+        reply: &TicketReply,
+        part: i32,
+        kind: OutboundKind,
+        sent: SentMessage,
+    ) {
+        self.sent.push(sent.id.to_string());
+        self.recorded.outbound.push(NewOutbound {
+            channel: answering.link.channel.clone(),
+            conversation_key: answering.link.conversation_key.clone(),
+            link_id: Some(answering.link.id),
+            source: source_of(reply),
+            part,
+            kind,
+            remote_id: Some(sent.id),
+            alt_remote_id: sent.alt_id,
+            status: OutboundStatus::Sent,
+            error: None,
+            event_id: answering.event.id,
+        });
+    }
+}
+
+/// An answer written by a person on the helpdesk (not the customer, not the bridge: everything
+/// the bridge posts carries a marker or is authored by its own user).
+fn is_agent_answer(reply: &TicketReply, bridge_user: &ExternalId) -> bool {
+    reply.author == ReplyAuthor::Agent
+        && !super::render::has_marker(&reply.message_html)
+        && reply.creator.as_ref() != Some(bridge_user)
+}
+
+/// The parts of an answer: 0 for its text (when it has any), then 1… for its files.
+fn part_numbers(text: &str, attachments: usize) -> Vec<i32> {
+    let text_part = (!text.trim().is_empty()).then_some(0);
+    text_part
+        .into_iter()
+        .chain((1..=attachments).filter_map(|n| i32::try_from(n).ok()))
+        .collect()
+}
+
+/// The attachment a part number sends (`None`: the text).
+fn attachment_index(part: i32) -> Option<usize> {
+    usize::try_from(part).ok()?.checked_sub(1)
 }
 
 /// The WhatsApp kind a content type is sent as; the connector falls back to a document when the
@@ -383,5 +296,15 @@ mod tests {
         assert_eq!(media_kind_for("audio/ogg"), MediaKind::Audio);
         assert_eq!(media_kind_for("application/pdf"), MediaKind::Document);
         assert_eq!(media_kind_for(""), MediaKind::Document);
+    }
+
+    #[test]
+    fn an_answer_is_its_text_then_its_files() {
+        assert_eq!(part_numbers("hello", 2), [0, 1, 2]);
+        assert_eq!(part_numbers("  ", 1), [1]);
+        assert_eq!(part_numbers("hello", 0), [0]);
+        assert_eq!(attachment_index(0), None);
+        assert_eq!(attachment_index(1), Some(0));
+        assert_eq!(attachment_index(PARKED_PART), None);
     }
 }

@@ -31,6 +31,12 @@ pub(super) enum ProcessError {
     Unprocessable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A failure after vendor effects, which are recorded with it (see `outcome.rs`).
+    #[error("{failure}")]
+    AfterEffects {
+        failure: Box<ProcessError>,
+        recorded: Box<super::outcome::Recorded>,
+    },
 }
 
 impl Engine {
@@ -150,8 +156,8 @@ impl Engine {
                 let (state, outcome) = (processed.state, processed.outcome.to_string());
                 match self.commit_processed(conversation, event, processed).await {
                     Ok(()) => {
-                        metrics::counter!("omnibridge_events_processed_total", "kind" => event.kind.clone(), "result" => state).increment(1);
-                        tracing::info!(parent: &span, state, outcome, "Event processed.");
+                        metrics::counter!("omnibridge_events_processed_total", "kind" => event.kind.clone(), "result" => state.as_str()).increment(1);
+                        tracing::info!(parent: &span, state = %state, outcome, "Event processed.");
                         return Ok(true);
                     }
                     Err(err) => ProcessError::Store(err),
@@ -159,8 +165,8 @@ impl Engine {
             }
             Err(err) => err,
         };
-        if let ProcessError::Store(StoreError::LeaseLost(id)) = err {
-            return Err(StoreError::LeaseLost(id));
+        if let ProcessError::Store(StoreError::LeaseLost(id)) = err.cause() {
+            return Err(StoreError::LeaseLost(*id));
         }
         self.record_failure(conversation, event, &err, &span).await
     }
@@ -178,7 +184,7 @@ impl Engine {
                     .await
             }
             EventKind::TicketActivity(activity) => {
-                self.process_ticket_activity(conversation, event, activity, recovery)
+                self.process_ticket_activity(event, activity, recovery)
                     .await
             }
             EventKind::AgentMessage(message) => {
@@ -207,6 +213,9 @@ impl Engine {
         let failure = self.classify_failure(event, err);
         let mut tx = self.begin_leased(conversation).await?;
         Store::fail_event_in_tx(&mut tx, event.id, &failure).await?;
+        if let Some(recorded) = err.recorded() {
+            recorded.write_in_tx(&mut tx, event.id).await?;
+        }
         tx.commit().await?;
         match &failure {
             EventFailure::Retry { retry_at, error } => {
@@ -256,6 +265,7 @@ impl Engine {
     }
 
     fn classify_failure(&self, event: &PendingEvent, err: &ProcessError) -> EventFailure {
+        let err = err.cause();
         let error = error_chain(err);
         let retry_after = match err {
             ProcessError::Vendor(vendor_err) if vendor_err.class() == ErrorClass::Retry => {

@@ -1,12 +1,12 @@
 //! Small pieces every event handler uses: the connectors of a conversation, the bridge's own
-//! helpdesk user, notes on tickets, and recording what was sent.
+//! helpdesk user, notes on tickets.
 
 use super::Engine;
 use super::drain::ProcessError;
 use super::render::RenderedMessage;
 use crate::connectors::{ChannelConnector, TicketConnector};
 use crate::domain::{ChannelId, ExternalId};
-use crate::store::{ClaimedConversation, Link, NewOutbound, Store, StoreError, ms_after};
+use crate::store::Link;
 use std::sync::Arc;
 
 /// What the bridge does for one channel beyond moving messages.
@@ -75,33 +75,12 @@ impl Engine {
         marker: &str,
         recovery: bool,
     ) -> Result<ExternalId, ProcessError> {
-        let ticket = ExternalId::new(link.helpdesk_ticket_id.clone().unwrap_or_default());
+        let ticket = link.ticket();
         let creator = self.bridge_user(tickets).await?;
         let id = self
             .post_reply(tickets, &ticket, creator, note, marker, recovery)
             .await?;
         tracing::info!(ticket_id = %ticket, reply_id = %id, "Note added to the ticket.");
         Ok(id)
-    }
-
-    /// Record a sent message in its own transaction (still holding the conversation), so the
-    /// part is never sent again even if a later part fails.
-    pub(super) async fn record_outbound(
-        &self,
-        conversation: &ClaimedConversation,
-        message: &NewOutbound<'_>,
-    ) -> Result<(), StoreError> {
-        let mut tx = self
-            .inner
-            .store
-            .begin_leased(
-                conversation.id,
-                &self.inner.owner,
-                ms_after(self.inner.settings.lease_ttl),
-            )
-            .await?;
-        Store::insert_outbound_in_tx(&mut tx, message).await?;
-        tx.commit().await?;
-        Ok(())
     }
 }

@@ -166,10 +166,7 @@ impl Engine {
         let mut outcome = HelpdeskIngestOutcome::default();
         let mut unlinked = Vec::new();
         for event in events {
-            let link = self
-                .store()
-                .link_by_ticket(event.activity.ticket.as_str())
-                .await?;
+            let link = self.store().link_by_ticket(&event.activity.ticket).await?;
             let Some(link) = link else {
                 unlinked.push(HeldEvent {
                     dedupe_key: event.dedupe_key.clone(),

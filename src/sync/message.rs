@@ -9,19 +9,22 @@ use super::Engine;
 use super::drain::ProcessError;
 use super::render::{self, RenderedMessage};
 use crate::connectors::{ChannelConnector, ConnectorError, NewReply, NewTicket, TicketConnector};
+use crate::domain::TicketState;
 use crate::domain::{CustomerMessage, ExternalId, MessageBody};
-use crate::store::{ClaimedConversation, Link, NewLink, PendingEvent, now_ms};
+use crate::store::{
+    ClaimedConversation, EffectKind, EventState, Link, LinkState, NewLink, PendingEvent, now_ms,
+};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The result of processing one event, written in the event's completing transaction.
 pub(super) struct Processed {
-    pub state: &'static str,
+    pub state: EventState,
     pub outcome: serde_json::Value,
     pub link_writes: Vec<LinkWrite>,
-    /// (vendor, remote id, kind) of every object the bridge created.
-    pub effects: Vec<(&'static str, String, &'static str)>,
+    /// Objects the bridge created, messages it sent.
+    pub recorded: super::outcome::Recorded,
     /// A delivery status for a message the bridge sent.
     pub status_update: Option<super::activity::StatusUpdate>,
 }
@@ -29,17 +32,17 @@ pub(super) struct Processed {
 impl Processed {
     pub fn done(outcome: serde_json::Value) -> Self {
         Processed {
-            state: "done",
+            state: EventState::Done,
             outcome,
             link_writes: Vec::new(),
-            effects: Vec::new(),
+            recorded: Default::default(),
             status_update: None,
         }
     }
 
     pub fn skipped(outcome: serde_json::Value) -> Self {
         Processed {
-            state: "skipped",
+            state: EventState::Skipped,
             ..Processed::done(outcome)
         }
     }
@@ -55,7 +58,7 @@ pub(super) enum LinkWrite {
     Insert(OwnedLink),
     State {
         link_id: i64,
-        state: &'static str,
+        state: LinkState,
         closed_at: Option<i64>,
     },
     Assignee {
@@ -78,8 +81,8 @@ pub(super) struct OwnedLink {
     contact_name: Option<String>,
     contact_id: String,
     route: String,
-    user_id: String,
-    ticket_id: String,
+    user_id: ExternalId,
+    ticket_id: ExternalId,
     external_id: String,
 }
 
@@ -116,8 +119,19 @@ enum Target {
     },
     NewTicket {
         generation: i32,
-        user_id: Option<String>,
+        user_id: Option<ExternalId>,
     },
+}
+
+/// Everything posting one customer message to the helpdesk needs.
+struct Posting<'a> {
+    conversation: &'a ClaimedConversation,
+    message: &'a CustomerMessage,
+    plan: &'a TicketPlan,
+    tickets: &'a Arc<dyn TicketConnector>,
+    rendered: &'a RenderedMessage,
+    marker: &'a str,
+    recovery: bool,
 }
 
 impl Engine {
@@ -128,105 +142,142 @@ impl Engine {
         message: &CustomerMessage,
         recovery: bool,
     ) -> Result<Processed, ProcessError> {
-        let channel_id = crate::domain::ChannelId::new(&conversation.channel);
-        let channel = self
-            .registry()
-            .channel(&channel_id)
-            .cloned()
-            .ok_or_else(|| {
-                ProcessError::Unprocessable(format!(
-                    "channel {:?} is not configured (or disabled); enable it and redrive",
-                    conversation.channel
-                ))
-            })?;
+        let channel = self.channel_connector(&conversation.channel)?;
         let tickets = self.registry().tickets().clone();
         let plan = self.plan(&conversation.channel, message);
-        let mut writes = Vec::new();
+        let mut processed = Processed::done(serde_json::Value::Null);
         let target = self
-            .choose_target(conversation, &plan, &tickets, &mut writes)
+            .choose_target(conversation, &plan, &tickets, &mut processed.link_writes)
             .await?;
         let rendered = self.render(&channel, &tickets, message).await?;
         let marker = render::marker(&conversation.channel, &event.event.dedupe_key);
-        let mut effects = Vec::new();
-        let outcome = match target {
+        let posting = Posting {
+            conversation,
+            message,
+            plan: &plan,
+            tickets: &tickets,
+            rendered: &rendered,
+            marker: &marker,
+            recovery,
+        };
+        processed.outcome = match target {
             Target::Reply { link, reopen } => {
-                let ticket_id =
-                    ExternalId::new(link.helpdesk_ticket_id.clone().unwrap_or_default());
-                let creator = ExternalId::new(link.helpdesk_user_id.clone().unwrap_or_default());
-                if reopen {
-                    tickets
-                        .set_ticket_status(&ticket_id, self.inner.settings.open_status)
-                        .await?;
-                    writes.push(LinkWrite::State {
-                        link_id: link.id,
-                        state: "open",
-                        closed_at: None,
-                    });
-                }
-                let reply_id = self
-                    .post_reply(&tickets, &ticket_id, creator, &rendered, &marker, recovery)
-                    .await?;
-                effects.push((tickets.vendor(), reply_id.to_string(), "reply"));
-                json!({ "action": if reopen { "reopened_and_replied" } else { "replied" }, "ticket_id": ticket_id, "reply_id": reply_id, "attachments": rendered.attachments.len() })
+                self.reply_on(&posting, &link, reopen, &mut processed)
+                    .await?
             }
             Target::NewTicket {
                 generation,
                 user_id,
             } => {
-                let user_id = match user_id {
-                    Some(id) => ExternalId::new(id),
-                    None => {
-                        self.find_or_create_user(&tickets, conversation, message)
-                            .await?
-                    }
-                };
-                let external_id = format!(
-                    "omnibridge:{}:{}:{}",
-                    conversation.channel, conversation.conversation_key, generation
-                );
+                self.open_ticket(&posting, generation, user_id, &mut processed)
+                    .await?
+            }
+        };
+        Ok(processed)
+    }
+
+    /// Add the message to the link's ticket, reopening it first when asked.
+    async fn reply_on(
+        &self,
+        posting: &Posting<'_>,
+        link: &Link,
+        reopen: bool,
+        processed: &mut Processed,
+    ) -> Result<serde_json::Value, ProcessError> {
+        let tickets = posting.tickets;
+        let ticket_id = link.ticket();
+        let creator = link
+            .helpdesk_user_id
+            .clone()
+            .unwrap_or_else(|| ExternalId::new(""));
+        if reopen {
+            tickets
+                .set_ticket_state(&ticket_id, &TicketState::Open)
+                .await?;
+            processed.link_writes.push(LinkWrite::State {
+                link_id: link.id,
+                state: LinkState::Open,
+                closed_at: None,
+            });
+        }
+        let reply_id = self
+            .post_reply(
+                tickets,
+                &ticket_id,
+                creator,
+                posting.rendered,
+                posting.marker,
+                posting.recovery,
+            )
+            .await?;
+        let outcome = json!({ "action": if reopen { "reopened_and_replied" } else { "replied" }, "ticket_id": ticket_id, "reply_id": reply_id, "attachments": posting.rendered.attachments.len() });
+        processed
+            .recorded
+            .effects
+            .push((tickets.vendor(), reply_id, EffectKind::Reply));
+        Ok(outcome)
+    }
+
+    /// Open a ticket for the conversation (found by its external id first when recovering).
+    async fn open_ticket(
+        &self,
+        posting: &Posting<'_>,
+        generation: i32,
+        user_id: Option<ExternalId>,
+        processed: &mut Processed,
+    ) -> Result<serde_json::Value, ProcessError> {
+        let (conversation, plan, tickets) = (posting.conversation, posting.plan, posting.tickets);
+        let user_id = match user_id {
+            Some(id) => id,
+            None => {
+                self.find_or_create_user(tickets, conversation, posting.message)
+                    .await?
+            }
+        };
+        let external_id = format!(
+            "omnibridge:{}:{}:{}",
+            conversation.channel, conversation.conversation_key, generation
+        );
+        let existing = if posting.recovery {
+            tickets.find_ticket(&external_id).await?
+        } else {
+            None
+        };
+        let ticket_id = match existing {
+            Some(id) => {
+                tracing::info!(ticket_id = %id, "Ticket already existed (created before a crash or retry); not creating it again.");
+                id
+            }
+            None => {
                 let ticket = NewTicket {
                     title: plan.title.clone(),
                     creator: user_id.clone(),
-                    message_html: format!("{}{}", rendered.html, marker),
+                    message_html: format!("{}{}", posting.rendered.html, posting.marker),
                     queue: plan.queue,
                     source: plan.source,
-                    attachments: rendered.attachments.clone(),
+                    attachments: posting.rendered.attachments.clone(),
                     external_id: external_id.clone(),
                 };
-                let existing = if recovery {
-                    tickets.find_ticket(&external_id).await?
-                } else {
-                    None
-                };
-                let ticket_id = match existing {
-                    Some(id) => {
-                        tracing::info!(ticket_id = %id, "Ticket already existed (created before a crash or retry); not creating it again.");
-                        id
-                    }
-                    None => tickets.create_ticket(&ticket).await?,
-                };
-                effects.push((tickets.vendor(), ticket_id.to_string(), "ticket"));
-                writes.push(LinkWrite::Insert(OwnedLink {
-                    channel: conversation.channel.clone(),
-                    conversation_key: conversation.conversation_key.clone(),
-                    generation,
-                    contact_name: message.contact.name.clone(),
-                    contact_id: message.contact.id.clone(),
-                    route: plan.route.clone(),
-                    user_id: user_id.to_string(),
-                    ticket_id: ticket_id.to_string(),
-                    external_id,
-                }));
-                json!({ "action": "ticket_created", "ticket_id": ticket_id, "title": plan.title, "route": plan.route, "queue": plan.queue, "attachments": rendered.attachments.len() })
+                tickets.create_ticket(&ticket).await?
             }
         };
-        Ok(Processed {
-            state: "done",
-            outcome,
-            link_writes: writes,
-            effects,
-            status_update: None,
-        })
+        let outcome = json!({ "action": "ticket_created", "ticket_id": ticket_id, "title": plan.title, "route": plan.route, "queue": plan.queue, "attachments": posting.rendered.attachments.len() });
+        processed
+            .recorded
+            .effects
+            .push((tickets.vendor(), ticket_id.clone(), EffectKind::Ticket));
+        processed.link_writes.push(LinkWrite::Insert(OwnedLink {
+            channel: conversation.channel.clone(),
+            conversation_key: conversation.conversation_key.clone(),
+            generation,
+            contact_name: posting.message.contact.name.clone(),
+            contact_id: posting.message.contact.id.clone(),
+            route: plan.route.clone(),
+            user_id,
+            ticket_id,
+            external_id,
+        }));
+        Ok(outcome)
     }
 
     fn plan(&self, channel: &str, message: &CustomerMessage) -> TicketPlan {
@@ -280,32 +331,30 @@ impl Engine {
         let stale = link.status_checked_at.is_none_or(|at| {
             now_ms() - at >= i64::try_from(settings.status_check_interval.as_millis()).unwrap_or(0)
         });
-        if link.state == "open"
+        if link.state == LinkState::Open
             && stale
             && let Some(ticket_id) = &link.helpdesk_ticket_id
         {
-            let status = tickets
-                .ticket_status(&ExternalId::new(ticket_id.clone()))
-                .await?;
-            if status == Some(settings.closed_status) {
+            let state = tickets.ticket_state(ticket_id).await?;
+            if state == Some(TicketState::Closed) {
                 let closed_at = now_ms();
                 tracing::info!(ticket_id = %ticket_id, "Ticket was closed in the helpdesk.");
-                link.state = "closed".into();
+                link.state = LinkState::Closed;
                 link.closed_at = Some(closed_at);
                 writes.push(LinkWrite::State {
                     link_id: link.id,
-                    state: "closed",
+                    state: LinkState::Closed,
                     closed_at: Some(closed_at),
                 });
             } else {
                 writes.push(LinkWrite::State {
                     link_id: link.id,
-                    state: "open",
+                    state: LinkState::Open,
                     closed_at: None,
                 });
             }
         }
-        if link.state == "open" {
+        if link.state == LinkState::Open {
             return Ok(Target::Reply {
                 link: Box::new(link),
                 reopen: false,

@@ -36,8 +36,6 @@ use tokio_util::sync::CancellationToken;
 pub struct EngineSettings {
     /// Address template for helpdesk users: `{wa_id}` (the contact id) and `{channel}`.
     pub user_address: String,
-    pub closed_status: i64,
-    pub open_status: i64,
     pub status_check_interval: Duration,
     pub lease_ttl: Duration,
     pub retry: RetryPolicy,

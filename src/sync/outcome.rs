@@ -1,6 +1,8 @@
 //! The one write path of an event: everything processing decided (links, states, delivery
-//! statuses, the bridge's own effects, held helpdesk events) is written in the transaction that
-//! re-checks the lease and completes the event.
+//! statuses, the bridge's own effects, messages sent to customers, held helpdesk events) is
+//! written in the transaction that re-checks the lease and completes the event. What an attempt
+//! did before it failed ([`Recorded`], carried by [`ProcessError::AfterEffects`]) is written in
+//! the transaction that records the failure, under the same lease.
 //!
 //! Completions from every worker are written together ([`super::group_commit`]): each worker
 //! waits for its event's commit before it takes the next action on its conversation, so a crash
@@ -8,10 +10,93 @@
 //! pays one transaction for many events.
 
 use super::Engine;
+use super::drain::ProcessError;
 use super::message::{LinkWrite, Processed};
-use crate::domain::{DeliveryStatus, EventKind};
-use crate::store::{ClaimedConversation, PendingEvent, Store, StoreError, Tx, ms_after};
+use crate::domain::{DeliveryStatus, EventKind, ExternalId};
+use crate::store::{
+    ClaimedConversation, EffectKind, NewOutbound, PendingEvent, Store, StoreError, Tx, ms_after,
+};
 use tokio::sync::{mpsc, oneshot};
+
+/// What an event did on vendors that the bridge keeps books of.
+#[derive(Debug, Default)]
+pub(super) struct Recorded {
+    /// Parts sent to customers, and answers parked.
+    pub outbound: Vec<NewOutbound>,
+    /// Sources whose parked mark goes: their answer has now been sent.
+    pub unparked: Vec<String>,
+    /// (vendor, remote id, kind) of every helpdesk object the bridge created.
+    pub effects: Vec<(&'static str, ExternalId, EffectKind)>,
+}
+
+impl Recorded {
+    pub fn is_empty(&self) -> bool {
+        self.outbound.is_empty() && self.unparked.is_empty() && self.effects.is_empty()
+    }
+
+    /// Add what another step of the same event recorded.
+    pub fn extend(&mut self, other: Recorded) {
+        self.outbound.extend(other.outbound);
+        self.unparked.extend(other.unparked);
+        self.effects.extend(other.effects);
+    }
+
+    /// Write it inside the event's leased transaction.
+    pub(super) async fn write_in_tx(&self, tx: &mut Tx, event_id: i64) -> Result<(), StoreError> {
+        for message in &self.outbound {
+            Store::insert_outbound_in_tx(tx, message).await?;
+        }
+        for source in &self.unparked {
+            Store::delete_outbound_part_in_tx(tx, source, super::answer::PARKED_PART).await?;
+        }
+        for (vendor, remote_id, kind) in &self.effects {
+            Store::record_effect_in_tx(tx, vendor, remote_id, *kind, event_id).await?;
+        }
+        Ok(())
+    }
+}
+
+impl ProcessError {
+    /// This failure, with what the attempt did before it (recorded with the failure).
+    pub(super) fn after(self, recorded: Recorded) -> Self {
+        if recorded.is_empty() {
+            return self;
+        }
+        match self {
+            ProcessError::AfterEffects {
+                failure,
+                recorded: mut earlier,
+            } => {
+                let mut all = recorded;
+                all.extend(std::mem::take(&mut *earlier));
+                ProcessError::AfterEffects {
+                    failure,
+                    recorded: Box::new(all),
+                }
+            }
+            failure => ProcessError::AfterEffects {
+                failure: Box::new(failure),
+                recorded: Box::new(recorded),
+            },
+        }
+    }
+
+    /// The failure itself, without what was done before it.
+    pub(super) fn cause(&self) -> &ProcessError {
+        match self {
+            ProcessError::AfterEffects { failure, .. } => failure.cause(),
+            other => other,
+        }
+    }
+
+    /// What the attempt did before it failed, if anything.
+    pub(super) fn recorded(&self) -> Option<&Recorded> {
+        match self {
+            ProcessError::AfterEffects { recorded, .. } => Some(recorded),
+            _ => None,
+        }
+    }
+}
 
 /// Most completions written in one transaction on SQLite. PostgreSQL writes each on its own:
 /// its row locks on several conversations, taken in another order by ingest, would deadlock,
@@ -109,15 +194,16 @@ async fn apply(tx: &mut Tx, completion: &Completion) -> Result<(), StoreError> {
         Store::apply_outbound_status_in_tx(
             tx,
             update.outbound_id,
-            &update.current,
-            &update.status,
+            update.current,
+            update.status,
             update.error.as_deref(),
         )
         .await?;
     }
-    for (vendor, remote_id, kind) in &processed.effects {
-        Store::record_effect_in_tx(tx, vendor, remote_id, kind, completion.event_id).await?;
-    }
+    processed
+        .recorded
+        .write_in_tx(tx, completion.event_id)
+        .await?;
     Store::complete_event_in_tx(tx, completion.event_id, processed.state, &processed.outcome).await
 }
 
@@ -165,7 +251,7 @@ async fn apply_link_write(tx: &mut Tx, write: &LinkWrite) -> Result<(), StoreErr
                 tx,
                 link.channel,
                 link.conversation_key,
-                link.helpdesk_ticket_id,
+                link.helpdesk_ticket_id.as_str(),
             )
             .await?;
         }
@@ -173,7 +259,7 @@ async fn apply_link_write(tx: &mut Tx, write: &LinkWrite) -> Result<(), StoreErr
             link_id,
             state,
             closed_at,
-        } => Store::update_link_state_in_tx(tx, *link_id, state, *closed_at).await?,
+        } => Store::update_link_state_in_tx(tx, *link_id, *state, *closed_at).await?,
         LinkWrite::Assignee { link_id, assignee } => {
             Store::set_link_assignee_in_tx(tx, *link_id, assignee.as_deref()).await?
         }

@@ -6,8 +6,7 @@
 
 use super::Engine;
 use super::ingest::IngestError;
-use crate::connectors::{ChannelConnector, ConnectorError, HelpdeskEvent, PollBatch};
-use crate::domain::TicketActivity;
+use crate::connectors::{ChannelConnector, ConnectorError, PollBatch};
 use crate::store::{StoreError, now_ms};
 use chrono::{DateTime, TimeZone, Utc};
 use std::sync::Arc;
@@ -47,25 +46,6 @@ pub fn channel_cursor(channel: &str) -> String {
     format!("poll:channel:{channel}")
 }
 pub const HELPDESK_CURSOR: &str = "poll:helpdesk";
-
-/// The dedupe key of a polled ticket change. The helpdesk counts `last_update` in whole
-/// seconds, so a second change within the same second (a status change right after a reply)
-/// would look like the first: a change that recent is keyed by this poll too and looked at
-/// again next round, after which its stable key absorbs repeats. Processing a ticket change is
-/// idempotent (only answers not yet sent are sent), so looking twice costs a few reads.
-fn ticket_update_key(ticket: &crate::connectors::TicketSummary, polled_at: i64) -> String {
-    let last_update = ticket.last_update.timestamp_millis();
-    let status = ticket
-        .status
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "-".into());
-    let stable = format!("inbenta:ticket:{}:update:{last_update}:{status}", ticket.id);
-    if polled_at - last_update < OVERLAP_MS + 1_000 {
-        format!("{stable}:seen:{polled_at}")
-    } else {
-        stable
-    }
-}
 
 fn at_ms(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms)
@@ -209,35 +189,22 @@ impl Engine {
             return Ok(report);
         };
         let result = async {
-            let tickets = self
+            // The connector keys each change, so that dedupe absorbs the overlap.
+            let events = self
                 .registry()
                 .tickets()
                 .updated_tickets(at_ms(since - OVERLAP_MS))
                 .await?;
             report.pages = 1;
-            report.polled = tickets.len();
-            let polled_at = now_ms();
-            let events: Vec<HelpdeskEvent> = tickets
-                .iter()
-                .map(|ticket| HelpdeskEvent {
-                    dedupe_key: ticket_update_key(ticket, polled_at),
-                    occurred_at: ticket.last_update,
-                    activity: TicketActivity {
-                        ticket: ticket.id.clone(),
-                        item: "ticket".into(),
-                        action: "update".into(),
-                        object_id: ticket.id.clone(),
-                    },
-                })
-                .collect();
+            report.polled = events.len();
             let outcome = self.ingest_helpdesk(&events).await?;
             report.stored = outcome.stored;
             if let Some(progress) = progress {
                 progress(&report);
             }
-            if let Some(newest) = tickets
+            if let Some(newest) = events
                 .iter()
-                .map(|t| t.last_update.timestamp_millis())
+                .map(|e| e.occurred_at.timestamp_millis())
                 .max()
             {
                 self.store()
@@ -268,36 +235,6 @@ async fn acknowledge_stored(channel: &dyn ChannelConnector, batch: &PollBatch) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connectors::TicketSummary;
-    use crate::domain::ExternalId;
-
-    fn ticket(last_update_ms: i64, status: i64) -> TicketSummary {
-        TicketSummary {
-            id: ExternalId::new("7"),
-            status: Some(status),
-            last_update: at_ms(last_update_ms),
-        }
-    }
-
-    #[test]
-    fn a_recent_change_is_looked_at_again_then_keyed_stably() {
-        let t = 1_800_000_000_000;
-        // Polled in the same second as the change: a key of its own per poll.
-        assert_ne!(
-            ticket_update_key(&ticket(t, 1), t + 300),
-            ticket_update_key(&ticket(t, 1), t + 600)
-        );
-        // Later polls of the unchanged ticket share one key (dedupe absorbs them).
-        assert_eq!(
-            ticket_update_key(&ticket(t, 1), t + 60_000),
-            ticket_update_key(&ticket(t, 1), t + 120_000)
-        );
-        // A status change in the same second is a different key even once settled.
-        assert_ne!(
-            ticket_update_key(&ticket(t, 1), t + 60_000),
-            ticket_update_key(&ticket(t, 3), t + 60_000)
-        );
-    }
 
     #[tokio::test]
     async fn polled_events_are_acknowledged_only_to_a_channel_that_asks_for_it() {

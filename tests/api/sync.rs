@@ -172,3 +172,36 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+on_both_databases!(
+    messages_delivered_at_once_are_applied_in_the_vendors_timestamp_order,
+    |db: Db| async move {
+        let (env, app) = spawn_app(db).await;
+        // One delivery, listed newest first: the oldest message must open the ticket and the
+        // others follow it in the customer's order, not in the order they arrived.
+        let message = |id: &str, timestamp: &str, text: &str| {
+            serde_json::json!({ "from": "4915777", "id": id, "timestamp": timestamp,
+                "type": "text", "text": { "body": text } })
+        };
+        let body = serde_json::json!({
+            "contacts": [{ "profile": { "name": "Ana" }, "wa_id": "4915777" }],
+            "messages": [
+                message("wamid.O3", "1700000030", "third"),
+                message("wamid.O1", "1700000010", "first"),
+                message("wamid.O2", "1700000020", "second"),
+            ]
+        });
+        assert_eq!(app.post_getchat(&body).await.status(), 200);
+        let ticket = eventually("the ticket with both replies", || async {
+            env.inbenta
+                .tickets()
+                .into_iter()
+                .find(|t| t.replies.len() == 2)
+        })
+        .await;
+        assert!(ticket.message.contains("first"), "{}", ticket.message);
+        assert!(ticket.replies[0].message.contains("second"));
+        assert!(ticket.replies[1].message.contains("third"));
+        app.stop().await;
+    }
+);

@@ -1,6 +1,7 @@
 //! [`InbentaClient`]: the [`TicketConnector`] for Inbenta Messenger.
 
 use super::auth::{API_KEY_HEADER, Credentials, TokenManager};
+use super::convert::{Statuses, polled_change};
 use super::media::MAX_DOWNLOAD_BYTES;
 use super::webhook::{answer_challenge, parse_events, verify_delivery};
 use super::wire::{
@@ -11,9 +12,9 @@ use crate::config::InbentaConfig;
 use crate::connectors::http::{self, VendorHttp};
 use crate::connectors::{
     ConnectorError, HelpdeskEvent, NewReply, NewTicket, Registration, TicketAttachment,
-    TicketConnector, TicketReply, TicketSummary, WebhookAuthError, WebhookError,
+    TicketConnector, TicketReply, WebhookAuthError, WebhookError,
 };
-use crate::domain::{ExternalId, MediaFile};
+use crate::domain::{ExternalId, MediaFile, TicketState};
 use async_trait::async_trait;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -52,6 +53,8 @@ pub struct InbentaClient {
     pub(super) tokens: TokenManager,
     /// Largest attachment `fetch_attachment` downloads.
     pub(super) max_download_bytes: u64,
+    /// What open and closed are in this deployment's numbers.
+    statuses: Statuses,
     /// `inbenta.webhook_secret`: what `X-Hook-Signature` must carry (see `webhook.rs`).
     pub(super) webhook_secret: Option<SecretString>,
 }
@@ -91,6 +94,10 @@ impl InbentaClient {
             media_http,
             tokens,
             max_download_bytes: MAX_DOWNLOAD_BYTES,
+            statuses: Statuses {
+                open: config.open_status,
+                closed: config.closed_status,
+            },
             webhook_secret: non_empty(config.webhook_secret.as_ref()),
         })
     }
@@ -246,21 +253,35 @@ impl TicketConnector for InbentaClient {
         self.create(&["tickets"], body, "ticket").await
     }
 
-    async fn ticket_status(&self, ticket: &ExternalId) -> Result<Option<i64>, ConnectorError> {
+    /// `GET /v1/tickets/{id}`; `inbenta.closed_status` is closed, `inbenta.open_status` open.
+    async fn ticket_state(
+        &self,
+        ticket: &ExternalId,
+    ) -> Result<Option<TicketState>, ConnectorError> {
         let found: MaybeWrapped<TicketDto> = self
             .call(Method::GET, &["tickets", ticket.as_str()], &[], None)
             .await?;
         Ok(found
             .into_inner()
             .status
-            .and_then(|status| status.as_number()))
+            .and_then(|status| status.as_number())
+            .map(|status| self.statuses.state_of(status)))
     }
 
-    async fn set_ticket_status(
+    /// `PUT /v1/tickets/{id} {status}` with the configured number for the state.
+    async fn set_ticket_state(
         &self,
         ticket: &ExternalId,
-        status: i64,
+        state: &TicketState,
     ) -> Result<(), ConnectorError> {
+        let status = self
+            .statuses
+            .status_of(state)
+            .ok_or_else(|| ConnectorError::Permanent {
+                vendor: VENDOR,
+                status: None,
+                message: format!("ticket state {state:?} has no Inbenta status number"),
+            })?;
         let body = to_json(&UpdateStatusRequest { status })?;
         let response = self
             .send(Method::PUT, &["tickets", ticket.as_str()], &[], Some(body))
@@ -370,12 +391,18 @@ impl TicketConnector for InbentaClient {
         self.ensure_reply_webhook(url, secret).await
     }
 
-    /// Tickets whose `last_update` is strictly after `since`, oldest first (see `polling.rs`).
+    /// Tickets whose `last_update` is strictly after `since`, oldest first (see `polling.rs`),
+    /// each a change keyed by its time and status (see `convert.rs`).
     async fn updated_tickets(
         &self,
         since: DateTime<Utc>,
-    ) -> Result<Vec<TicketSummary>, ConnectorError> {
-        self.tickets_updated_after(since).await
+    ) -> Result<Vec<HelpdeskEvent>, ConnectorError> {
+        let tickets = self.tickets_updated_after(since).await?;
+        let polled_at = self.http.clock().now();
+        Ok(tickets
+            .iter()
+            .map(|ticket| polled_change(ticket, polled_at))
+            .collect())
     }
 }
 

@@ -11,9 +11,10 @@
 //! sorted here again, and paging stops when a numbered page brings nothing new.
 
 use super::client::{InbentaClient, VENDOR};
+use super::convert::TicketSummary;
 use super::loose_json::{first_id, first_instant};
 use super::wire::{MaybeWrapped, RawStatus};
-use crate::connectors::{ConnectorError, TicketSummary};
+use crate::connectors::ConnectorError;
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::Value;

@@ -12,12 +12,13 @@
 //! replies and tickets are kept, the rest (users, queues, media...) are dropped.
 
 use super::client::{InbentaClient, VENDOR, to_json};
+use super::convert::{subject_of, webhook_key};
 use super::loose_json::{first_id, first_instant, id_of};
 use super::wire::{MaybeWrapped, RegisterWebhookRequest, WebhookDto};
 use crate::connectors::{
     ConnectorError, HelpdeskEvent, Registration, WebhookAuthError, WebhookError,
 };
-use crate::domain::TicketActivity;
+use crate::domain::{ActivitySubject, TicketActivity};
 use crate::http::secret_matches;
 use chrono::{DateTime, Utc};
 use reqwest::Method;
@@ -171,9 +172,9 @@ fn event_of(
         Some(Value::String(item)) if !item.trim().is_empty() => item.trim().to_ascii_lowercase(),
         _ => return Err("has no `item`"),
     };
-    if item != "reply" && item != "ticket" {
+    let Some(subject) = subject_of(&item) else {
         return Ok(None);
-    }
+    };
     let id = entry.get("id").and_then(id_of).ok_or("has no `id`")?;
     let action = match entry.get("action") {
         Some(Value::String(action)) if !action.trim().is_empty() => {
@@ -181,27 +182,19 @@ fn event_of(
         }
         _ => return Err("has no `action`"),
     };
-    let ticket = if item == "reply" {
-        first_id(entry, &["parent"]).ok_or("is a reply without its ticket (`parent`)")?
-    } else {
-        id.clone()
+    let ticket = match subject {
+        ActivitySubject::Reply => {
+            first_id(entry, &["parent"]).ok_or("is a reply without its ticket (`parent`)")?
+        }
+        ActivitySubject::Ticket => id.clone(),
     };
     let timestamp = first_instant(entry, &["timestamp"]);
-    // A reply or ticket is added (or removed) once, but a ticket is updated many times: its
-    // updates are told apart by their time, so a second status change is not taken for a
-    // redelivery of the first.
-    let dedupe_key = match timestamp {
-        Some(at) if action != "add" && action != "remove" => {
-            format!("inbenta:{item}:{id}:{action}:{}", at.timestamp_millis())
-        }
-        _ => format!("inbenta:{item}:{id}:{action}"),
-    };
     Ok(Some(HelpdeskEvent {
-        dedupe_key,
+        dedupe_key: webhook_key(subject, &id, &action, timestamp),
         occurred_at: timestamp.unwrap_or(now),
         activity: TicketActivity {
             ticket,
-            item,
+            subject,
             action,
             object_id: id,
         },

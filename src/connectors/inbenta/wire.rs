@@ -263,7 +263,7 @@ impl ReplyDto {
         Some(ParsedReply {
             reply: TicketReply {
                 id,
-                kind: self.kind.unwrap_or_default(),
+                author: super::convert::author_of(self.kind.as_deref()),
                 creator: self.creator.and_then(CreatorRef::into_id),
                 message_html: self.message.unwrap_or_default(),
                 attachments,

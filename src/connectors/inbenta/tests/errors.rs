@@ -111,7 +111,7 @@ async fn unknown_ticket_is_not_found() {
     .await;
 
     let err = client_for(&server)
-        .ticket_status(&ExternalId::new("999"))
+        .ticket_state(&ExternalId::new("999"))
         .await
         .expect_err("404");
 

@@ -2,7 +2,9 @@
 
 use super::{client_for, mount_auth, server_answering};
 use crate::connectors::TicketConnector;
+use crate::connectors::inbenta::convert::TicketSummary;
 use crate::connectors::inbenta::polling::PAGE_LENGTH;
+use crate::domain::ActivitySubject;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
@@ -12,7 +14,7 @@ fn at(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).expect("time")
 }
 
-fn ids(list: &[crate::connectors::TicketSummary]) -> Vec<&str> {
+fn ids(list: &[TicketSummary]) -> Vec<&str> {
     list.iter().map(|t| t.id.as_str()).collect()
 }
 
@@ -34,7 +36,7 @@ async fn updated_tickets_are_asked_for_sorted_by_last_update_from_the_cursor() {
         .await;
 
     let updated = client_for(&server)
-        .updated_tickets(at(1_717_000_000))
+        .tickets_updated_after(at(1_717_000_000))
         .await
         .expect("polled");
 
@@ -42,6 +44,32 @@ async fn updated_tickets_are_asked_for_sorted_by_last_update_from_the_cursor() {
     assert_eq!(updated[0].status, Some(1));
     assert_eq!(updated[1].status, Some(3));
     assert_eq!(updated[1].last_update, at(1_717_000_200));
+}
+
+#[tokio::test]
+async fn updated_tickets_become_ticket_changes_keyed_by_time_and_status() {
+    let server = server_answering(
+        "GET",
+        "/v1/tickets",
+        ResponseTemplate::new(200).set_body_json(json!({ "data": [
+            { "id": 12, "status": { "id": 3, "name": "Closed" }, "last_update": 1_717_000_200 },
+        ]})),
+    )
+    .await;
+
+    let changes = client_for(&server)
+        .updated_tickets(at(1_717_000_000))
+        .await
+        .expect("polled");
+
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].activity.ticket.as_str(), "12");
+    assert_eq!(changes[0].activity.subject, ActivitySubject::Ticket);
+    assert_eq!(changes[0].occurred_at, at(1_717_000_200));
+    assert_eq!(
+        changes[0].dedupe_key,
+        "inbenta:ticket:12:update:1717000200000:3"
+    );
 }
 
 #[tokio::test]
@@ -61,7 +89,7 @@ async fn tickets_are_filtered_and_sorted_here_when_the_api_ignores_the_query() {
     .await;
 
     let updated = client_for(&server)
-        .updated_tickets(at(1_717_000_000))
+        .tickets_updated_after(at(1_717_000_000))
         .await
         .expect("polled");
 
@@ -100,7 +128,7 @@ async fn full_pages_are_followed_from_their_newest_change() {
         .await;
 
     let updated = client_for(&server)
-        .updated_tickets(at(1_717_000_000))
+        .tickets_updated_after(at(1_717_000_000))
         .await
         .expect("polled");
 
@@ -129,7 +157,7 @@ async fn paging_stops_when_the_api_repeats_the_same_page() {
         .await;
 
     let updated = client_for(&server)
-        .updated_tickets(at(1_717_000_000))
+        .tickets_updated_after(at(1_717_000_000))
         .await
         .expect("polled");
 
@@ -167,7 +195,7 @@ async fn more_than_a_page_of_tickets_in_one_second_is_read_whole() {
         .await;
 
     let updated = client_for(&server)
-        .updated_tickets(at(1_717_000_000))
+        .tickets_updated_after(at(1_717_000_000))
         .await
         .expect("polled");
 

@@ -1,9 +1,9 @@
 //! Request bodies we send and the answer shapes we tolerate.
 
-use super::{client_for, customer_ticket, mount_auth, server_answering};
-use crate::connectors::inbenta::MAX_ATTACHMENT_BYTES;
+use super::{client_for, config_for, customer_ticket, mount_auth, server_answering};
+use crate::connectors::inbenta::{InbentaClient, MAX_ATTACHMENT_BYTES};
 use crate::connectors::{ConnectorError, NewReply, TicketConnector};
-use crate::domain::{ExternalId, MediaFile};
+use crate::domain::{ExternalId, MediaFile, ReplyAuthor, TicketState};
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -133,11 +133,13 @@ async fn ticket_lookup_skips_tickets_with_another_external_id() {
 
 #[tokio::test]
 async fn ticket_status_is_read_as_number_numeric_string_or_object() {
+    let other = |n: &str| Some(TicketState::Other(n.into()));
     for (status, expected) in [
-        (json!(3), Some(3)),
-        (json!("2"), Some(2)),
-        (json!({ "id": 4, "name": "Closed" }), Some(4)),
-        (json!({ "id": "5" }), Some(5)),
+        (json!(3), Some(TicketState::Closed)),
+        (json!(1), Some(TicketState::Open)),
+        (json!("2"), other("2")),
+        (json!({ "id": 4, "name": "Closed" }), other("4")),
+        (json!({ "id": "3" }), Some(TicketState::Closed)),
         (json!("open"), None),
         (json!(null), None),
     ] {
@@ -149,7 +151,7 @@ async fn ticket_status_is_read_as_number_numeric_string_or_object() {
         )
         .await;
         let got = client_for(&server)
-            .ticket_status(&ExternalId::new("42"))
+            .ticket_state(&ExternalId::new("42"))
             .await
             .expect("status");
         assert_eq!(got, expected, "status {status}");
@@ -157,21 +159,38 @@ async fn ticket_status_is_read_as_number_numeric_string_or_object() {
 }
 
 #[tokio::test]
-async fn ticket_status_is_set_with_a_put() {
+async fn ticket_state_is_set_with_a_put_of_the_configured_status() {
     let server = MockServer::start().await;
     mount_auth(&server, "token-1", None).await;
-    Mock::given(method("PUT"))
-        .and(path("/prod/ticketing/v1/tickets/42"))
-        .and(body_json(json!({ "status": 3 })))
-        .respond_with(ResponseTemplate::new(204))
-        .expect(1)
-        .mount(&server)
-        .await;
+    for status in [5, 1] {
+        Mock::given(method("PUT"))
+            .and(path("/prod/ticketing/v1/tickets/42"))
+            .and(body_json(json!({ "status": status })))
+            .respond_with(ResponseTemplate::new(204))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let config = crate::config::InbentaConfig {
+        closed_status: 5,
+        ..config_for(&server)
+    };
+    let client = InbentaClient::new(&config).expect("client builds");
 
-    client_for(&server)
-        .set_ticket_status(&ExternalId::new("42"), 3)
+    for state in [TicketState::Closed, TicketState::Open] {
+        client
+            .set_ticket_state(&ExternalId::new("42"), &state)
+            .await
+            .expect("state set");
+    }
+    let err = client
+        .set_ticket_state(
+            &ExternalId::new("42"),
+            &TicketState::Other("pending".into()),
+        )
         .await
-        .expect("status set");
+        .expect_err("no number for it");
+    assert!(matches!(err, ConnectorError::Permanent { .. }), "{err:?}");
 }
 
 #[tokio::test]
@@ -194,10 +213,10 @@ async fn replies_are_read_from_a_bare_array_or_wrapped_list() {
             .expect("replies");
         assert_eq!(listed.len(), 2);
         assert_eq!(listed[0].id.as_str(), "1");
-        assert_eq!(listed[0].kind, "reply");
+        assert_eq!(listed[0].author, ReplyAuthor::Customer);
         assert_eq!(listed[0].creator, Some(ExternalId::new("1234")));
         assert_eq!(listed[1].id.as_str(), "r-2");
-        assert_eq!(listed[1].kind, "answer");
+        assert_eq!(listed[1].author, ReplyAuthor::Agent);
         assert_eq!(listed[1].creator, Some(ExternalId::new("9")));
         assert_eq!(listed[1].message_html, "<b>hello</b>");
     }

@@ -2,6 +2,7 @@
 
 use super::{client_for, mount_auth, server_answering};
 use crate::connectors::{ConnectorError, Registration, TicketConnector, WebhookError};
+use crate::domain::ActivitySubject;
 use secrecy::SecretString;
 use serde_json::json;
 use wiremock::matchers::{body_json, method, path};
@@ -33,12 +34,13 @@ async fn reply_and_ticket_events_are_read_from_a_batch() {
     let reply = &events[0];
     assert_eq!(reply.dedupe_key, "inbenta:reply:98765:add");
     assert_eq!(reply.activity.ticket.as_str(), "12345");
-    assert_eq!(reply.activity.item, "reply");
+    assert_eq!(reply.activity.subject, ActivitySubject::Reply);
     assert_eq!(reply.activity.action, "add");
     assert_eq!(reply.activity.object_id.as_str(), "98765");
     assert_eq!(reply.occurred_at.timestamp(), 1_717_000_000);
     let ticket = &events[1];
     assert_eq!(ticket.activity.ticket.as_str(), "12345");
+    assert_eq!(ticket.activity.subject, ActivitySubject::Ticket);
     assert_eq!(ticket.activity.object_id.as_str(), "12345");
     assert_eq!(ticket.occurred_at.timestamp(), 1_717_000_050);
     assert_eq!(

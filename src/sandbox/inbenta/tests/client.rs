@@ -6,7 +6,7 @@ use crate::connectors::inbenta::InbentaClient;
 use crate::connectors::{
     ConnectorError, NewReply, NewTicket, Registration, TicketAttachment, TicketConnector,
 };
-use crate::domain::{ExternalId, MediaFile};
+use crate::domain::{ActivitySubject, ExternalId, MediaFile, ReplyAuthor, TicketState};
 use crate::sandbox::inbenta::{AGENT_USER_ID, InbentaSim, InbentaSimOptions};
 use secrecy::SecretString;
 use std::time::Duration;
@@ -67,23 +67,24 @@ async fn inbenta_client_runs_a_whole_ticket_flow_against_the_simulator() {
     sim.add_agent_answer(ticket_id, "<p>answer</p>")
         .expect("ticket exists");
     client
-        .set_ticket_status(&ticket, 3)
+        .set_ticket_state(&ticket, &TicketState::Closed)
         .await
-        .expect("status set");
+        .expect("state set");
 
     let replies = client.list_replies(&ticket).await.expect("replies");
     assert_eq!(
-        replies.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(),
-        ["reply", "answer"]
+        replies.iter().map(|r| r.author).collect::<Vec<_>>(),
+        [ReplyAuthor::Customer, ReplyAuthor::Agent]
     );
     assert_eq!(
         replies[1].creator,
         Some(ExternalId::new(AGENT_USER_ID.to_string()))
     );
     assert_eq!(
-        client.ticket_status(&ticket).await.expect("status"),
-        Some(3)
+        client.ticket_state(&ticket).await.expect("state"),
+        Some(TicketState::Closed)
     );
+    assert_eq!(sim.ticket(ticket_id).expect("stored").status, 3);
     let stored = sim.ticket(ticket_id).expect("stored");
     assert_eq!(stored.attachments, vec![media.to_string()]);
     assert_eq!(stored.queue, Some(2));
@@ -111,7 +112,7 @@ async fn inbenta_client_classifies_simulator_refusals() {
         .await
         .expect_err("unknown creator");
     let missing = client
-        .ticket_status(&ExternalId::new("999999"))
+        .ticket_state(&ExternalId::new("999999"))
         .await
         .expect_err("unknown ticket");
 
@@ -214,7 +215,7 @@ async fn inbenta_client_reads_answer_attachments_and_downloads_them() {
         .await
         .expect("downloaded");
 
-    assert_eq!(answer.kind, "answer");
+    assert_eq!(answer.author, ReplyAuthor::Agent);
     let written = answer.created_at.expect("creation time");
     assert!(
         (written - chrono::Utc::now()).num_seconds().abs() < 60,
@@ -355,7 +356,7 @@ async fn inbenta_client_parses_the_simulators_reply_delivery() {
 
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].activity.ticket, ticket);
-    assert_eq!(events[0].activity.item, "reply");
+    assert_eq!(events[0].activity.subject, ActivitySubject::Reply);
     assert_eq!(events[0].activity.action, "add");
     assert_eq!(events[0].activity.object_id.as_str(), reply.to_string());
     assert_eq!(events[0].dedupe_key, format!("inbenta:reply:{reply}:add"));
@@ -387,12 +388,20 @@ async fn inbenta_client_polls_tickets_updated_after_a_time_oldest_first() {
         .await
         .expect("polled");
 
-    let ids = |list: &[crate::connectors::TicketSummary]| {
-        list.iter().map(|t| t.id.clone()).collect::<Vec<_>>()
+    let ids = |list: &[crate::connectors::HelpdeskEvent]| {
+        list.iter()
+            .map(|t| t.activity.ticket.clone())
+            .collect::<Vec<_>>()
     };
     assert_eq!(ids(&all), [second.clone(), first.clone()]);
-    assert_eq!(all[0].status, Some(3));
-    assert_eq!(all[0].last_update.timestamp(), closed_at);
+    assert!(
+        all[0]
+            .dedupe_key
+            .contains(&format!(":update:{}:3", closed_at * 1000)),
+        "keyed by its change time and status: {}",
+        all[0].dedupe_key
+    );
+    assert_eq!(all[0].occurred_at.timestamp(), closed_at);
     assert_eq!(ids(&after_close), [first]);
     assert!(after_answer.is_empty());
 }
@@ -416,7 +425,13 @@ async fn polling_finds_an_answer_whose_webhook_was_lost() {
 
     let updated = client.updated_tickets(since).await.expect("polled");
     let replies = client.list_replies(&ticket).await.expect("replies");
-    assert_eq!(updated.iter().map(|t| &t.id).collect::<Vec<_>>(), [&ticket]);
-    assert_eq!(replies.last().map(|r| r.kind.as_str()), Some("answer"));
+    assert_eq!(
+        updated
+            .iter()
+            .map(|t| &t.activity.ticket)
+            .collect::<Vec<_>>(),
+        [&ticket]
+    );
+    assert_eq!(replies.last().map(|r| r.author), Some(ReplyAuthor::Agent));
     assert!(sim.deliveries().is_empty());
 }
