@@ -207,3 +207,55 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+on_both_databases!(
+    a_lost_answer_from_qontak_reaches_the_room_exactly_once,
+    |db: Db| async move {
+        let (env, app) = spawn_app(db).await;
+        webhook_registered(&env).await;
+        let (room, ticket) = room_with_ticket(&env, &app, PHONE).await;
+        // Qontak writes the agent's answer into the room, but the bridge never sees its answer.
+        env.qontak
+            .lose_answer_next("POST", "messages/whatsapp/bot", 502, 1);
+        env.inbenta
+            .add_agent_answer(ticket, "<p>Pesanan sedang dikirim</p>")
+            .unwrap();
+        let recorded = eventually("the answer is recorded as sent", || async {
+            let messages: Vec<Value> = app
+                .admin_get("/api/v1/messages")
+                .await
+                .json()
+                .await
+                .unwrap();
+            messages.into_iter().find(|m| m["status"] == "sent")
+        })
+        .await;
+        let sent = sent_into(&env, &room, 1).await;
+        assert_eq!(
+            sent.len(),
+            1,
+            "the retry found the sent message in the room's history: {sent:?}"
+        );
+        assert_eq!(sent[0].text.as_deref(), Some("Pesanan sedang dikirim"));
+        assert_eq!(recorded["remote_id"], sent[0].id.as_str(), "{recorded}");
+        assert_eq!(
+            env.qontak.request_count("POST", "messages/whatsapp/bot"),
+            1,
+            "sent once, never again"
+        );
+        assert!(
+            env.qontak
+                .request_count("GET", &format!("rooms/{room}/histories"))
+                > 0
+        );
+        // The next answer goes out as usual.
+        env.inbenta
+            .add_agent_answer(ticket, "<p>Sudah sampai?</p>")
+            .unwrap();
+        let sent = sent_into(&env, &room, 2).await;
+        assert_eq!(sent[1].text.as_deref(), Some("Sudah sampai?"));
+        assert_eq!(env.qontak.sent_messages().len(), 2);
+        assert!(app.dead_letters().await.is_empty());
+        app.stop().await;
+    }
+);
