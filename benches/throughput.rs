@@ -5,9 +5,9 @@
 //! `cargo bench --bench throughput` (SQLite, and PostgreSQL when reachable at 127.0.0.1:5432).
 //! `BENCH_MESSAGES` (default 20000) and `BENCH_CONVERSATIONS` (default 500) change the load.
 
-use omnibridge::config;
 use omnibridge::sandbox::getchat::GetchatSim;
-use omnibridge::sandbox::inbenta::{self, InbentaSim};
+use omnibridge::sandbox::inbenta::InbentaSim;
+use omnibridge::sandbox::settings::{SimChannel, SimInbenta, SimSettings, WorkerKnobs};
 use omnibridge::startup::{Application, Mode};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -61,12 +61,9 @@ async fn run(label: &str, pg_schema: Option<String>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let inbenta_sim = InbentaSim::start().await.expect("inbenta sim");
     let getchat_sim = GetchatSim::start().await.expect("get.chat sim");
-    let (db_url, schema_line) = match &pg_schema {
-        None => (
-            format!("sqlite://{}", dir.path().join("bench.db").display()),
-            String::new(),
-        ),
-        Some(schema) => (PG_URL.to_owned(), format!("schema = \"{schema}\"")),
+    let db_url = match &pg_schema {
+        None => format!("sqlite://{}", dir.path().join("bench.db").display()),
+        Some(_) => PG_URL.to_owned(),
     };
     let mappings = dir.path().join("mappings");
     std::fs::create_dir_all(&mappings).expect("mappings dir");
@@ -75,38 +72,28 @@ async fn run(label: &str, pg_schema: Option<String>) {
         "[[route]]\nname = \"default\"\nchannel = \"*\"\n",
     )
     .expect("rules");
-    let toml = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-[database]
-url = "{db_url}"
-max_connections = 16
-{schema_line}
-[worker]
-concurrency = 16
-[mappings]
-dir = "{mappings}"
-[inbenta]
-auth_url = "{auth}"
-api_key = "{key}"
-secret = "{secret}"
-status_check_interval = "1h"
-[[channels]]
-id = "bench"
-kind = "getchat"
-base_url = "{getchat}"
-token = "{token}"
-webhook_secret = "{SECRET}"
-"#,
-        mappings = mappings.display(),
-        auth = inbenta_sim.auth_url(),
-        key = inbenta::API_KEY,
-        secret = inbenta::SECRET,
-        getchat = getchat_sim.base_url(),
-        token = getchat_sim.token(),
-    );
-    let settings = config::load_from_str(&toml, "bench.toml", &[]).expect("bench settings");
+    let settings = SimSettings {
+        listen: Some("127.0.0.1:0".into()),
+        database_url: Some(db_url.into()),
+        max_connections: Some(16),
+        pg_schema,
+        worker: WorkerKnobs {
+            concurrency: Some(16),
+            ..WorkerKnobs::default()
+        },
+        mappings_dir: Some(mappings),
+        inbenta: Some(SimInbenta {
+            status_check_interval: Some(Duration::from_secs(3600)),
+            ..SimInbenta::new(&inbenta_sim)
+        }),
+        channels: vec![SimChannel {
+            webhook_secret: Some(SECRET.into()),
+            ..SimChannel::getchat("bench", &getchat_sim)
+        }],
+        ..SimSettings::default()
+    }
+    .load("bench.toml")
+    .expect("bench settings");
     let app = Application::build(settings, Mode::Serve)
         .await
         .expect("bridge starts");

@@ -1,7 +1,9 @@
 //! Qontak rooms in sync with Inbenta tickets, through the real bridge and a simulated Qontak.
 
 use crate::answers::webhook_registered;
-use crate::helpers::{AppOptions, Db, TestApp, TestEnv, eventually, spawn_app, spawn_app_with};
+use crate::helpers::{
+    AppOptions, Db, TestApp, TestEnv, eventually, fallback_template, spawn_app, spawn_app_with,
+};
 use crate::on_both_databases;
 use serde_json::Value;
 
@@ -126,9 +128,7 @@ on_both_databases!(
     expired_session_sends_the_direct_template,
     |db: Db| async move {
         let options = AppOptions {
-            fallback_template: Some(
-                r#"{ name = "follow_up", language = "en", parameters = ["{reply.text}"] }"#,
-            ),
+            fallback_template: Some(fallback_template("follow_up", "en", &["{reply.text}"])),
             ..AppOptions::default()
         };
         let (env, app) = spawn_app_with(db, options).await;
@@ -183,7 +183,7 @@ on_both_databases!(
     room_resolution_and_ticket_closing_follow_each_other,
     |db: Db| async move {
         let options = AppOptions {
-            reconcile_interval: "300ms",
+            reconcile_interval: std::time::Duration::from_millis(300),
             sync_resolution: true,
             ..AppOptions::default()
         };
