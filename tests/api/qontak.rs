@@ -259,3 +259,42 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+on_both_databases!(
+    a_retried_photo_is_not_mistaken_for_the_one_sent_before,
+    |db: Db| async move {
+        let (env, app) = spawn_app(db).await;
+        webhook_registered(&env).await;
+        let (room, ticket) = room_with_ticket(&env, &app, PHONE).await;
+        let photo = include_bytes!("../../src/sandbox/assets/photo.png").to_vec();
+        let mut other_photo = photo.clone();
+        other_photo.extend_from_slice(b"another picture");
+        env.inbenta
+            .add_agent_answer_with_attachment(ticket, "", "label.png", "image/png", photo)
+            .unwrap();
+        sent_into(&env, &room, 1).await;
+        // The second photo's first attempt fails; the retry looks for it in the room's history,
+        // where the first photo (same kind, no caption) must not pass for it.
+        env.qontak
+            .fail_next("POST", "messages/whatsapp/bot", 503, 1);
+        env.inbenta
+            .add_agent_answer_with_attachment(
+                ticket,
+                "",
+                "parcel.png",
+                "image/png",
+                other_photo.clone(),
+            )
+            .unwrap();
+        let sent = sent_into(&env, &room, 2).await;
+        let file = sent[1].file.as_ref().expect("a file");
+        assert_eq!(file.bytes, other_photo);
+        assert_eq!(
+            env.qontak.request_count("POST", "messages/whatsapp/bot"),
+            3,
+            "the first photo, the failed attempt, the retry"
+        );
+        assert!(app.dead_letters().await.is_empty());
+        app.stop().await;
+    }
+);
