@@ -233,14 +233,14 @@ pub(crate) async fn apply_faults(
     table.failure(&fault)
 }
 
-/// The fault methods every simulator offers, as inherent methods of `$sim`, which must have a
-/// `fn fault_table(&self) -> &FaultTable`.
+/// The fault methods every simulator offers, as inherent methods of `$sim`, whose `server` field
+/// is its [`SimServer`](crate::sandbox::server::SimServer).
 macro_rules! fault_controls {
     ($sim:ty) => {
         impl $sim {
             /// Queue an injected [`Fault`](crate::sandbox::Fault) (the first matching one fires).
             pub fn inject(&self, fault: $crate::sandbox::Fault) {
-                self.fault_table().inject(fault);
+                self.server.faults().inject(fault);
             }
 
             /// Answer the next `times` requests matching `method` and `path_prefix` with `status`
@@ -293,18 +293,18 @@ macro_rules! fault_controls {
 
             /// Delay every request by `delay` before it is handled (zero to stop).
             pub fn set_delay(&self, delay: std::time::Duration) {
-                self.fault_table().set_delay(delay);
+                self.server.faults().set_delay(delay);
             }
 
             /// Forget injected failures that have not fired yet (a delay stays).
             pub fn clear_failures(&self) {
-                self.fault_table().clear();
+                self.server.faults().clear();
             }
 
             /// Requests received with `method` and a path starting with `path_prefix` (full, or
             /// relative to the API root), refused and failed ones included.
             pub fn request_count(&self, method: &str, path_prefix: &str) -> usize {
-                self.fault_table().request_count(method, path_prefix)
+                self.server.faults().request_count(method, path_prefix)
             }
         }
     };

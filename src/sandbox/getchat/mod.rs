@@ -23,7 +23,6 @@ pub use webhooks::{
     outgoing_text_webhook, status_webhook,
 };
 
-use crate::sandbox::faults::FaultTable;
 use crate::sandbox::server::SimServer;
 use base64::Engine as _;
 use routes::SimState;
@@ -65,10 +64,6 @@ impl GetchatSim {
         })
         .await?;
         Ok(GetchatSim { shared, server })
-    }
-
-    fn fault_table(&self) -> &FaultTable {
-        self.server.faults()
     }
 
     /// The instance root for a channel's `base_url`: `http://127.0.0.1:<port>`.

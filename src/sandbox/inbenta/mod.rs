@@ -22,7 +22,6 @@ mod state;
 mod tests;
 mod webhooks;
 
-use crate::sandbox::faults::FaultTable;
 use crate::sandbox::server::SimServer;
 use routes::SimState;
 use state::Shared;
@@ -172,10 +171,6 @@ impl InbentaSim {
         })
         .await?;
         Ok(InbentaSim { shared, server })
-    }
-
-    fn fault_table(&self) -> &FaultTable {
-        self.server.faults()
     }
 
     /// What goes in `[inbenta] auth_url`: `http://127.0.0.1:<port>`.

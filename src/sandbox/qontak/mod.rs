@@ -22,7 +22,6 @@ pub use state::{SimBroadcast, SimFile, SimRegistrations, SimSentMessage, SimTemp
 pub use webhooks::without_event_names;
 
 use crate::connectors::{ConnectorError, CredentialStore};
-use crate::sandbox::faults::FaultTable;
 use crate::sandbox::server::SimServer;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -57,10 +56,6 @@ impl QontakSim {
         })
         .await?;
         Ok(QontakSim { shared, server })
-    }
-
-    fn fault_table(&self) -> &FaultTable {
-        self.server.faults()
     }
 
     /// The root for a channel's `base_url`: `http://127.0.0.1:<port>`.
