@@ -7,9 +7,9 @@
 //! `cargo bench --bench two_way` (SQLite). `BENCH_TICKETS` (default 200) and `BENCH_ANSWERS`
 //! (default 2000) change the load; `BENCH_MISSED` (default 5) the reconciliation samples.
 
-use omnibridge::config;
 use omnibridge::sandbox::getchat::{GetchatSim, onprem_text_webhook};
-use omnibridge::sandbox::inbenta::{self, InbentaSim};
+use omnibridge::sandbox::inbenta::InbentaSim;
+use omnibridge::sandbox::settings::{SimChannel, SimInbenta, SimSettings, WorkerKnobs};
 use omnibridge::startup::{Application, Mode};
 use std::time::{Duration, Instant};
 
@@ -61,41 +61,30 @@ async fn run() {
         "[[route]]\nname = \"default\"\nchannel = \"*\"\n",
     )
     .expect("rules");
-    let toml = format!(
-        r#"
-[server]
-listen = "127.0.0.1:{port}"
-public_url = "http://127.0.0.1:{port}"
-[database]
-url = "sqlite://{db}"
-max_connections = 16
-[worker]
-concurrency = 16
-reconcile_interval = "5s"
-[mappings]
-dir = "{mappings}"
-[inbenta]
-auth_url = "{auth}"
-api_key = "{key}"
-secret = "{secret}"
-webhook_secret = "bench-hook"
-status_check_interval = "1h"
-[[channels]]
-id = "bench"
-kind = "getchat"
-base_url = "{getchat}"
-token = "{token}"
-webhook_secret = "{SECRET}"
-"#,
-        db = dir.path().join("bench.db").display(),
-        mappings = mappings.display(),
-        auth = inbenta_sim.auth_url(),
-        key = inbenta::API_KEY,
-        secret = inbenta::SECRET,
-        getchat = getchat_sim.base_url(),
-        token = getchat_sim.token(),
-    );
-    let settings = config::load_from_str(&toml, "bench.toml", &[]).expect("bench settings");
+    let settings = SimSettings {
+        listen: Some(format!("127.0.0.1:{port}")),
+        public_url: Some(format!("http://127.0.0.1:{port}")),
+        database_url: Some(format!("sqlite://{}", dir.path().join("bench.db").display()).into()),
+        max_connections: Some(16),
+        worker: WorkerKnobs {
+            concurrency: Some(16),
+            reconcile_interval: Some(Duration::from_secs(5)),
+            ..WorkerKnobs::default()
+        },
+        mappings_dir: Some(mappings),
+        inbenta: Some(SimInbenta {
+            webhook_secret: Some("bench-hook".into()),
+            status_check_interval: Some(Duration::from_secs(3600)),
+            ..SimInbenta::new(&inbenta_sim)
+        }),
+        channels: vec![SimChannel {
+            webhook_secret: Some(SECRET.into()),
+            ..SimChannel::getchat("bench", &getchat_sim)
+        }],
+        ..SimSettings::default()
+    }
+    .load("bench.toml")
+    .expect("bench settings");
     let app = Application::build(settings, Mode::Serve)
         .await
         .expect("bridge starts");

@@ -14,7 +14,8 @@ mod baseline;
 mod load;
 
 use omnibridge::sandbox::getchat::GetchatSim;
-use omnibridge::sandbox::inbenta::{self, InbentaSim};
+use omnibridge::sandbox::inbenta::InbentaSim;
+use omnibridge::sandbox::settings::{SimChannel, SimInbenta, SimSettings, WorkerKnobs};
 use std::time::{Duration, Instant};
 
 const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -155,44 +156,27 @@ struct BenchSettings<'a> {
 }
 
 fn bench_settings_toml(s: &BenchSettings<'_>) -> String {
-    format!(
-        r#"
-[server]
-listen = "{listen}"
-[database]
-url = "{db_url}"
-max_connections = 16
-{schema_line}
-[worker]
-concurrency = 16
-[mappings]
-dir = "{mappings}"
-[inbenta]
-auth_url = "{auth}"
-api_key = "{key}"
-secret = "{secret}"
-status_check_interval = "1h"
-[[channels]]
-id = "bench"
-kind = "getchat"
-base_url = "{getchat}"
-token = "{token}"
-webhook_secret = "{SECRET}"
-"#,
-        listen = s.listen,
-        db_url = s.db_url,
-        schema_line = s
-            .schema
-            .as_ref()
-            .map(|schema| format!("schema = \"{schema}\""))
-            .unwrap_or_default(),
-        mappings = s.mappings.display(),
-        auth = s.inbenta.auth_url(),
-        key = inbenta::API_KEY,
-        secret = inbenta::SECRET,
-        getchat = s.getchat.base_url(),
-        token = s.getchat.token(),
-    )
+    SimSettings {
+        listen: Some(s.listen.clone()),
+        database_url: Some(s.db_url.clone().into()),
+        max_connections: Some(16),
+        pg_schema: s.schema.clone(),
+        worker: WorkerKnobs {
+            concurrency: Some(16),
+            ..WorkerKnobs::default()
+        },
+        mappings_dir: Some(s.mappings.clone()),
+        inbenta: Some(SimInbenta {
+            status_check_interval: Some(Duration::from_secs(3600)),
+            ..SimInbenta::new(s.inbenta)
+        }),
+        channels: vec![SimChannel {
+            webhook_secret: Some(SECRET.into()),
+            ..SimChannel::getchat("bench", s.getchat)
+        }],
+        ..SimSettings::default()
+    }
+    .to_toml()
 }
 
 /// The real binary, built by `cargo bench` in the bench profile, ready to take webhooks.

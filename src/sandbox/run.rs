@@ -6,11 +6,13 @@ use super::control::{self, SandboxContext};
 use super::getchat::GetchatSim;
 use super::inbenta::InbentaSim;
 use super::qontak::QontakSim;
+use super::settings::{SimChannel, SimInbenta, SimSettings, WorkerKnobs};
 use super::walkthrough;
 use crate::startup::{Application, Mode};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The channel ids the sandbox configures.
 pub const GETCHAT_CHANNEL: &str = "whatsapp";
@@ -71,10 +73,12 @@ async fn run_in(options: &SandboxOptions, dir: &Path) -> anyhow::Result<i32> {
         port => port,
     };
     let mappings = mappings_dir(dir)?;
-    let config = sandbox_config(port, dir, &mappings, &getchat, &inbenta, &qontak);
+    let config = sandbox_settings(port, dir, &mappings, &getchat, &inbenta, &qontak);
     let config_path = dir.join("omnibridge.toml");
-    std::fs::write(&config_path, &config)?;
-    let settings = crate::config::load_from_str(&config, &config_path.display().to_string(), &[])
+    let header = "# Written by `omnibridge sandbox`: the bridge against simulated vendors.\n";
+    std::fs::write(&config_path, format!("{header}{}", config.to_toml()))?;
+    let settings = config
+        .load(&config_path.display().to_string())
         .map_err(|err| anyhow::anyhow!("{err}"))?;
     let bridge_url = format!("http://127.0.0.1:{port}");
     let context = Arc::new(SandboxContext {
@@ -159,69 +163,39 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-fn sandbox_config(
+fn sandbox_settings(
     port: u16,
     dir: &Path,
     mappings: &Path,
     getchat: &GetchatSim,
     inbenta: &InbentaSim,
     qontak: &QontakSim,
-) -> String {
-    format!(
-        r#"# Written by `omnibridge sandbox`: the bridge against simulated vendors.
-[server]
-listen = "127.0.0.1:{port}"
-public_url = "http://127.0.0.1:{port}"
-admin_token = "{ADMIN_TOKEN}"
-
-[database]
-url = "sqlite://{db}"
-
-[worker]
-reconcile_interval = "10s"
-retry_delays = ["200ms", "1s", "5s"]
-
-[mappings]
-dir = "{mappings}"
-
-[inbenta]
-auth_url = "{inbenta}"
-api_key = "{api_key}"
-secret = "{secret}"
-webhook_secret = "{HELPDESK_SECRET}"
-
-[[channels]]
-id = "{GETCHAT_CHANNEL}"
-kind = "getchat"
-base_url = "{getchat_url}"
-token = "{getchat_token}"
-webhook_secret = "{CHANNEL_SECRET}"
-sync_resolution = true
-
-[[channels]]
-id = "{QONTAK_CHANNEL}"
-kind = "qontak"
-base_url = "{qontak_url}"
-access_token = "{qontak_access}"
-refresh_token = "{qontak_refresh}"
-client_id = "{qontak_client_id}"
-client_secret = "{qontak_client_secret}"
-channel_integration_id = "{qontak_integration}"
-webhook_secret = "{CHANNEL_SECRET}"
-sync_resolution = true
-"#,
-        qontak_url = qontak.base_url(),
-        qontak_access = qontak.access_token(),
-        qontak_refresh = qontak.refresh_token(),
-        qontak_client_id = super::qontak::CLIENT_ID,
-        qontak_client_secret = super::qontak::CLIENT_SECRET,
-        qontak_integration = qontak.channel_integration_id(),
-        db = dir.join("omnibridge.db").display(),
-        mappings = mappings.display(),
-        inbenta = inbenta.auth_url(),
-        api_key = super::inbenta::API_KEY,
-        secret = super::inbenta::SECRET,
-        getchat_url = getchat.base_url(),
-        getchat_token = getchat.token(),
-    )
+) -> SimSettings {
+    let channel = |base: SimChannel| SimChannel {
+        webhook_secret: Some(CHANNEL_SECRET.into()),
+        sync_resolution: true,
+        ..base
+    };
+    let database = format!("sqlite://{}", dir.join("omnibridge.db").display());
+    SimSettings {
+        listen: Some(format!("127.0.0.1:{port}")),
+        public_url: Some(format!("http://127.0.0.1:{port}")),
+        admin_token: Some(ADMIN_TOKEN.into()),
+        database_url: Some(database.into()),
+        worker: WorkerKnobs {
+            reconcile_interval: Some(Duration::from_secs(10)),
+            retry_delays: Some([200, 1000, 5000].map(Duration::from_millis).to_vec()),
+            ..WorkerKnobs::default()
+        },
+        mappings_dir: Some(mappings.to_owned()),
+        inbenta: Some(SimInbenta {
+            webhook_secret: Some(HELPDESK_SECRET.into()),
+            ..SimInbenta::new(inbenta)
+        }),
+        channels: vec![
+            channel(SimChannel::getchat(GETCHAT_CHANNEL, getchat)),
+            channel(SimChannel::qontak(QONTAK_CHANNEL, qontak)),
+        ],
+        ..SimSettings::default()
+    }
 }

@@ -1,7 +1,9 @@
 //! Agent answers back to WhatsApp: exactly once, echoes ignored, attachments, the 24-hour window,
 //! delivery statuses, the helpdesk webhook handshake.
 
-use crate::helpers::{AppOptions, Db, TestApp, TestEnv, eventually, spawn_app, spawn_app_with};
+use crate::helpers::{
+    AppOptions, Db, TestApp, TestEnv, eventually, fallback_template, spawn_app, spawn_app_with,
+};
 use crate::ingest::onprem_text;
 use crate::on_both_databases;
 use omnibridge::sandbox::getchat::{SimSentMessage, outgoing_text_webhook, status_webhook};
@@ -268,9 +270,7 @@ on_both_databases!(
     closed_window_with_fallback_template_sends_the_template,
     |db: Db| async move {
         let options = AppOptions {
-            fallback_template: Some(
-                r#"{ name = "follow_up", language = "en", parameters = ["{reply.text}"] }"#,
-            ),
+            fallback_template: Some(fallback_template("follow_up", "en", &["{reply.text}"])),
             ..AppOptions::default()
         };
         let (env, app) = spawn_app_with(db, options).await;

@@ -130,7 +130,7 @@ on_both_databases!(
             db,
             AppOptions {
                 max_attempts: 10_000,
-                lease_ttl: "5m",
+                lease_ttl: std::time::Duration::from_secs(300),
                 ..AppOptions::default()
             },
         )

@@ -15,8 +15,8 @@ on_both_databases!(
         let (env, app) = spawn_app_with(
             db,
             AppOptions {
-                reconcile_interval: "1h",
-                retry_delays: r#"["1500ms"]"#,
+                reconcile_interval: std::time::Duration::from_secs(3600),
+                retry_delays: vec![std::time::Duration::from_millis(1500)],
                 ..AppOptions::default()
             },
         )

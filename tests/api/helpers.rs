@@ -1,10 +1,11 @@
 //! `spawn_app()`: a fresh database, simulated get.chat and Inbenta, the real application on a
 //! random port, and helpers to post webhooks and wait for outcomes.
 
-use omnibridge::config::{self, Settings};
+use omnibridge::config::{FallbackTemplate, Settings};
 use omnibridge::sandbox::getchat::GetchatSim;
 use omnibridge::sandbox::inbenta::InbentaSim;
 use omnibridge::sandbox::qontak::QontakSim;
+use omnibridge::sandbox::settings::{SimChannel, SimInbenta, SimSettings, WorkerKnobs};
 use omnibridge::startup::{Application, Mode};
 use serde_json::Value;
 use std::future::Future;
@@ -70,16 +71,17 @@ pub async fn postgres_available() -> bool {
 /// Knobs a test may turn before the app starts.
 #[derive(Clone, Debug)]
 pub struct AppOptions {
-    pub status_check_interval: &'static str,
-    pub retry_delays: &'static str,
+    pub status_check_interval: Duration,
+    pub retry_delays: Vec<Duration>,
     pub max_attempts: u32,
+    /// The text of `mappings/routes.toml` (default: the shipped rules).
     pub mappings: Option<&'static str>,
     pub concurrency: usize,
-    pub reconcile_interval: &'static str,
-    /// `fallback_template` of channel `sales`, as a TOML inline table.
-    pub fallback_template: Option<&'static str>,
+    pub reconcile_interval: Duration,
+    /// `fallback_template` of both channels.
+    pub fallback_template: Option<FallbackTemplate>,
     pub sync_resolution: bool,
-    pub lease_ttl: &'static str,
+    pub lease_ttl: Duration,
     /// Extra lines for the `[server]` section (timeouts, connection and body limits).
     pub server: &'static str,
 }
@@ -87,17 +89,26 @@ pub struct AppOptions {
 impl Default for AppOptions {
     fn default() -> Self {
         Self {
-            status_check_interval: "1h",
-            retry_delays: r#"["50ms", "100ms", "200ms"]"#,
+            status_check_interval: Duration::from_secs(3600),
+            retry_delays: [50, 100, 200].map(Duration::from_millis).to_vec(),
             max_attempts: 6,
             mappings: None,
             concurrency: 8,
-            reconcile_interval: "1h",
+            reconcile_interval: Duration::from_secs(3600),
             fallback_template: None,
             sync_resolution: false,
-            lease_ttl: "5s",
+            lease_ttl: Duration::from_secs(5),
             server: "",
         }
+    }
+}
+
+/// `fallback_template = { name, language, parameters }`.
+pub fn fallback_template(name: &str, language: &str, parameters: &[&str]) -> FallbackTemplate {
+    FallbackTemplate {
+        name: name.to_owned(),
+        language: language.to_owned(),
+        parameters: parameters.iter().map(|p| (*p).to_owned()).collect(),
     }
 }
 
@@ -107,8 +118,9 @@ pub struct TestEnv {
     pub getchat: GetchatSim,
     pub qontak: QontakSim,
     pub options: AppOptions,
-    /// The Qontak tokens the configuration names (kept across restarts, like a config file).
-    qontak_tokens: (String, String),
+    /// The Qontak channel as configured at the start: its tokens are kept across restarts, like
+    /// a config file's, while the simulator rotates them.
+    qontak_channel: SimChannel,
     database_url: String,
     pg_schema: Option<String>,
     mappings_dir: PathBuf,
@@ -149,7 +161,7 @@ impl TestEnv {
         std::fs::write(mappings_dir.join("routes.toml"), rules).expect("write rules");
         let qontak = QontakSim::start().await.expect("qontak simulator");
         TestEnv {
-            qontak_tokens: (qontak.access_token(), qontak.refresh_token()),
+            qontak_channel: SimChannel::qontak("jakarta", &qontak),
             qontak,
             inbenta: InbentaSim::start().await.expect("inbenta simulator"),
             getchat: GetchatSim::start().await.expect("get.chat simulator"),
@@ -204,12 +216,9 @@ impl TestEnv {
     }
 
     pub fn settings(&self) -> Settings {
-        config::load_from_str(
-            &self.settings_toml(&format!("127.0.0.1:{}", self.port)),
-            "test.toml",
-            &[],
-        )
-        .expect("test settings are valid")
+        self.sim_settings(&format!("127.0.0.1:{}", self.port))
+            .load("test.toml")
+            .expect("test settings are valid")
     }
 
     /// The settings as a TOML file, for running the real binary.
@@ -218,100 +227,47 @@ impl TestEnv {
             ._dir
             .path()
             .join(format!("omnibridge-{}.toml", uuid::Uuid::new_v4().simple()));
-        std::fs::write(&path, self.settings_toml(listen)).expect("write config");
+        std::fs::write(&path, self.sim_settings(listen).to_toml()).expect("write config");
         path
     }
 
-    fn settings_toml(&self, listen: &str) -> String {
+    fn sim_settings(&self, listen: &str) -> SimSettings {
         let o = &self.options;
-        format!(
-            r#"
-[server]
-listen = "{listen}"
-public_url = "{public_url}"
-admin_token = "{ADMIN_TOKEN}"
-{server_extra}
-
-[database]
-url = "{db}"
-max_connections = 10
-{schema}
-
-[worker]
-concurrency = {concurrency}
-lease_ttl = "{lease_ttl}"
-max_attempts = {max_attempts}
-retry_delays = {retry_delays}
-sweep_interval = "200ms"
-reconcile_interval = "{reconcile_interval}"
-
-[mappings]
-dir = "{mappings}"
-
-[inbenta]
-auth_url = "{inbenta}"
-api_key = "{api_key}"
-secret = "{secret}"
-webhook_secret = "inbenta-hook-secret"
-status_check_interval = "{status_check_interval}"
-timeout = "5s"
-
-[[channels]]
-id = "sales"
-kind = "getchat"
-base_url = "{getchat}"
-token = "{getchat_token}"
-webhook_secret = "{WEBHOOK_SECRET}"
-timeout = "5s"
-sync_resolution = {sync_resolution}
-{fallback_template}
-
-[[channels]]
-id = "jakarta"
-kind = "qontak"
-base_url = "{qontak}"
-access_token = "{qontak_access}"
-refresh_token = "{qontak_refresh}"
-client_id = "{qontak_client_id}"
-client_secret = "{qontak_client_secret}"
-channel_integration_id = "{qontak_integration}"
-webhook_secret = "{WEBHOOK_SECRET}"
-timeout = "5s"
-sync_resolution = {sync_resolution}
-{fallback_template}
-"#,
-            qontak = self.qontak.base_url(),
-            qontak_access = self.qontak_tokens.0,
-            qontak_refresh = self.qontak_tokens.1,
-            qontak_client_id = omnibridge::sandbox::qontak::CLIENT_ID,
-            qontak_client_secret = omnibridge::sandbox::qontak::CLIENT_SECRET,
-            qontak_integration = self.qontak.channel_integration_id(),
-            public_url = self.public_url(),
-            server_extra = o.server,
-            reconcile_interval = o.reconcile_interval,
-            sync_resolution = o.sync_resolution,
-            fallback_template = o
-                .fallback_template
-                .map(|t| format!("fallback_template = {t}"))
-                .unwrap_or_default(),
-            db = self.database_url,
-            schema = self
-                .pg_schema
-                .as_ref()
-                .map(|s| format!("schema = \"{s}\""))
-                .unwrap_or_default(),
-            concurrency = o.concurrency,
-            lease_ttl = o.lease_ttl,
-            max_attempts = o.max_attempts,
-            retry_delays = o.retry_delays,
-            mappings = self.mappings_dir.display(),
-            inbenta = self.inbenta.auth_url(),
-            api_key = omnibridge::sandbox::inbenta::API_KEY,
-            secret = omnibridge::sandbox::inbenta::SECRET,
-            status_check_interval = o.status_check_interval,
-            getchat = self.getchat.base_url(),
-            getchat_token = self.getchat.token(),
-        )
+        let channel = |base: SimChannel| SimChannel {
+            webhook_secret: Some(WEBHOOK_SECRET.into()),
+            timeout: Some(Duration::from_secs(5)),
+            sync_resolution: o.sync_resolution,
+            fallback_template: o.fallback_template.clone(),
+            ..base
+        };
+        SimSettings {
+            listen: Some(listen.to_owned()),
+            public_url: Some(self.public_url()),
+            admin_token: Some(ADMIN_TOKEN.into()),
+            database_url: Some(self.database_url.clone().into()),
+            max_connections: Some(10),
+            pg_schema: self.pg_schema.clone(),
+            worker: WorkerKnobs {
+                concurrency: Some(o.concurrency),
+                lease_ttl: Some(o.lease_ttl),
+                max_attempts: Some(o.max_attempts),
+                retry_delays: Some(o.retry_delays.clone()),
+                sweep_interval: Some(Duration::from_millis(200)),
+                reconcile_interval: Some(o.reconcile_interval),
+            },
+            mappings_dir: Some(self.mappings_dir.clone()),
+            inbenta: Some(SimInbenta {
+                webhook_secret: Some("inbenta-hook-secret".into()),
+                status_check_interval: Some(o.status_check_interval),
+                timeout: Some(Duration::from_secs(5)),
+                ..SimInbenta::new(&self.inbenta)
+            }),
+            channels: vec![
+                channel(SimChannel::getchat("sales", &self.getchat)),
+                channel(self.qontak_channel.clone()),
+            ],
+            server_extra: Some(o.server.to_owned()),
+        }
     }
 
     /// Start (or restart) the real application against this environment.

@@ -1,7 +1,9 @@
 //! Qontak rooms in sync with Inbenta tickets, through the real bridge and a simulated Qontak.
 
 use crate::answers::webhook_registered;
-use crate::helpers::{AppOptions, Db, TestApp, TestEnv, eventually, spawn_app, spawn_app_with};
+use crate::helpers::{
+    AppOptions, Db, TestApp, TestEnv, eventually, fallback_template, spawn_app, spawn_app_with,
+};
 use crate::on_both_databases;
 use serde_json::Value;
 
@@ -126,9 +128,7 @@ on_both_databases!(
     expired_session_sends_the_direct_template,
     |db: Db| async move {
         let options = AppOptions {
-            fallback_template: Some(
-                r#"{ name = "follow_up", language = "en", parameters = ["{reply.text}"] }"#,
-            ),
+            fallback_template: Some(fallback_template("follow_up", "en", &["{reply.text}"])),
             ..AppOptions::default()
         };
         let (env, app) = spawn_app_with(db, options).await;
@@ -183,7 +183,7 @@ on_both_databases!(
     room_resolution_and_ticket_closing_follow_each_other,
     |db: Db| async move {
         let options = AppOptions {
-            reconcile_interval: "300ms",
+            reconcile_interval: std::time::Duration::from_millis(300),
             sync_resolution: true,
             ..AppOptions::default()
         };
@@ -204,6 +204,97 @@ on_both_databases!(
                 .then_some(())
         })
         .await;
+        app.stop().await;
+    }
+);
+
+on_both_databases!(
+    a_lost_answer_from_qontak_reaches_the_room_exactly_once,
+    |db: Db| async move {
+        let (env, app) = spawn_app(db).await;
+        webhook_registered(&env).await;
+        let (room, ticket) = room_with_ticket(&env, &app, PHONE).await;
+        // Qontak writes the agent's answer into the room, but the bridge never sees its answer.
+        env.qontak
+            .lose_answer_next("POST", "messages/whatsapp/bot", 502, 1);
+        env.inbenta
+            .add_agent_answer(ticket, "<p>Pesanan sedang dikirim</p>")
+            .unwrap();
+        let recorded = eventually("the answer is recorded as sent", || async {
+            let messages: Vec<Value> = app
+                .admin_get("/api/v1/messages")
+                .await
+                .json()
+                .await
+                .unwrap();
+            messages.into_iter().find(|m| m["status"] == "sent")
+        })
+        .await;
+        let sent = sent_into(&env, &room, 1).await;
+        assert_eq!(
+            sent.len(),
+            1,
+            "the retry found the sent message in the room's history: {sent:?}"
+        );
+        assert_eq!(sent[0].text.as_deref(), Some("Pesanan sedang dikirim"));
+        assert_eq!(recorded["remote_id"], sent[0].id.as_str(), "{recorded}");
+        assert_eq!(
+            env.qontak.request_count("POST", "messages/whatsapp/bot"),
+            1,
+            "sent once, never again"
+        );
+        assert!(
+            env.qontak
+                .request_count("GET", &format!("rooms/{room}/histories"))
+                > 0
+        );
+        // The next answer goes out as usual.
+        env.inbenta
+            .add_agent_answer(ticket, "<p>Sudah sampai?</p>")
+            .unwrap();
+        let sent = sent_into(&env, &room, 2).await;
+        assert_eq!(sent[1].text.as_deref(), Some("Sudah sampai?"));
+        assert_eq!(env.qontak.sent_messages().len(), 2);
+        assert!(app.dead_letters().await.is_empty());
+        app.stop().await;
+    }
+);
+
+on_both_databases!(
+    a_retried_photo_is_not_mistaken_for_the_one_sent_before,
+    |db: Db| async move {
+        let (env, app) = spawn_app(db).await;
+        webhook_registered(&env).await;
+        let (room, ticket) = room_with_ticket(&env, &app, PHONE).await;
+        let photo = include_bytes!("../../src/sandbox/assets/photo.png").to_vec();
+        let mut other_photo = photo.clone();
+        other_photo.extend_from_slice(b"another picture");
+        env.inbenta
+            .add_agent_answer_with_attachment(ticket, "", "label.png", "image/png", photo)
+            .unwrap();
+        sent_into(&env, &room, 1).await;
+        // The second photo's first attempt fails; the retry looks for it in the room's history,
+        // where the first photo (same kind, no caption) must not pass for it.
+        env.qontak
+            .fail_next("POST", "messages/whatsapp/bot", 503, 1);
+        env.inbenta
+            .add_agent_answer_with_attachment(
+                ticket,
+                "",
+                "parcel.png",
+                "image/png",
+                other_photo.clone(),
+            )
+            .unwrap();
+        let sent = sent_into(&env, &room, 2).await;
+        let file = sent[1].file.as_ref().expect("a file");
+        assert_eq!(file.bytes, other_photo);
+        assert_eq!(
+            env.qontak.request_count("POST", "messages/whatsapp/bot"),
+            3,
+            "the first photo, the failed attempt, the retry"
+        );
+        assert!(app.dead_letters().await.is_empty());
         app.stop().await;
     }
 );

@@ -9,7 +9,7 @@ use serde_json::json;
 
 fn polling() -> AppOptions {
     AppOptions {
-        reconcile_interval: "300ms",
+        reconcile_interval: std::time::Duration::from_millis(300),
         sync_resolution: true,
         ..AppOptions::default()
     }

@@ -68,7 +68,7 @@ on_both_databases!(
         let (env, app) = spawn_app_with(
             db,
             AppOptions {
-                status_check_interval: "0s",
+                status_check_interval: std::time::Duration::ZERO,
                 ..AppOptions::default()
             },
         )
@@ -136,7 +136,7 @@ on_both_databases!(
         let (env, app) = spawn_app_with(
             db,
             AppOptions {
-                status_check_interval: "0s",
+                status_check_interval: std::time::Duration::ZERO,
                 mappings: Some(REOPEN_RULES),
                 ..AppOptions::default()
             },

@@ -13,7 +13,7 @@ use crate::connectors::http::{self, Failure};
 use crate::connectors::{ConnectorError, SentMessage};
 use crate::domain::{ExternalId, MediaFile, MediaKind, OutboundBody, Recipient};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// History messages read per page, and pages at most, when looking for a sent message.
 const HISTORY_PAGE: usize = 50;
@@ -307,7 +307,9 @@ fn sent_matches(message: &QMessage, body: &OutboundBody) -> bool {
                 Some(caption) => text.as_deref() == Some(caption.as_str()),
                 None => true,
             };
-            (message_type == expected || message_type == "document") && caption_ok
+            (message_type == expected || message_type == "document")
+                && caption_ok
+                && same_file(message, file)
         }
         OutboundBody::Template { parameters, .. } => {
             message.is_campaign == Some(true)
@@ -317,6 +319,29 @@ fn sent_matches(message: &QMessage, body: &OutboundBody) -> bool {
                 })
         }
     }
+}
+
+/// Two files of one kind sent in a row look alike: when the history names the file (its
+/// `filename` or `size`, which Qontak does not document), it must be ours. Names are compared on
+/// letters and digits only, in case Qontak makes them URL-safe.
+fn same_file(message: &QMessage, file: &MediaFile) -> bool {
+    let described = message.file.as_ref().and_then(Value::as_object);
+    let name = described
+        .and_then(|f| f.get("filename"))
+        .and_then(Value::as_str)
+        .or(message.filename.as_deref());
+    let size = described.and_then(|f| f.get("size")).and_then(|size| {
+        size.as_u64()
+            .or_else(|| size.as_str().and_then(|s| s.trim().parse().ok()))
+    });
+    let letters = |name: &str| -> String {
+        name.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    name.is_none_or(|name| letters(name) == letters(&file.filename))
+        && size.is_none_or(|size| usize::try_from(size) == Ok(file.bytes.len()))
 }
 
 fn normalize(text: &str) -> String {

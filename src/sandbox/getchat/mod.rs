@@ -23,6 +23,7 @@ pub use webhooks::{
     outgoing_text_webhook, status_webhook,
 };
 
+use crate::sandbox::server::SimServer;
 use base64::Engine as _;
 use routes::SimState;
 use serde_json::json;
@@ -30,7 +31,6 @@ use sha2::{Digest, Sha256};
 use state::Shared;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
 
 /// Username the simulator accepts at `POST auth/token/`. Valid for the simulator only.
 pub const USERNAME: &str = "sandbox-bot";
@@ -50,33 +50,20 @@ pub fn sha256_base64(bytes: &[u8]) -> String {
 /// A running simulated get.chat instance. Stops when dropped.
 pub struct GetchatSim {
     shared: SimState,
-    address: SocketAddr,
-    shutdown: CancellationToken,
+    server: SimServer,
 }
+
+crate::sandbox::faults::fault_controls!(GetchatSim);
 
 impl GetchatSim {
     /// Start on `127.0.0.1` and a free port.
     pub async fn start() -> std::io::Result<GetchatSim> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(format!("http://{address}"), USERNAME, PASSWORD));
-        let app = routes::router(Arc::clone(&shared));
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-            if let Err(err) = served {
-                tracing::warn!(error = %err, "Simulated get.chat stopped with an error.");
-            }
-        });
-        tracing::debug!(%address, "Simulated get.chat listening.");
-        Ok(GetchatSim {
-            shared,
-            address,
-            shutdown,
+        let (server, shared) = SimServer::start(0, &routes::PROFILE, |base_url| {
+            let shared = Arc::new(Shared::new(base_url, USERNAME, PASSWORD));
+            (routes::router(Arc::clone(&shared)), shared)
         })
+        .await?;
+        Ok(GetchatSim { shared, server })
     }
 
     /// The instance root for a channel's `base_url`: `http://127.0.0.1:<port>`.
@@ -90,7 +77,7 @@ impl GetchatSim {
     }
 
     pub fn address(&self) -> SocketAddr {
-        self.address
+        self.server.address()
     }
 
     /// The token `POST auth/token/` hands out and every call must carry (for a channel's `token`).
@@ -220,40 +207,5 @@ impl GetchatSim {
     /// WhatsApp id yet, as get.chat does while earlier messages to the customer are pending.
     pub fn queue_messages(&self, queue: bool) {
         self.shared.with(|data| data.queue_messages = queue);
-    }
-
-    // --- Faults and counters ----------------------------------------------------------------
-
-    /// Answer the next `times` requests matching `method` and `path_prefix` with `status` (plus
-    /// `Retry-After: 1` for 429) without doing anything. The prefix is a full path
-    /// (`/api/v1/messages/`) or relative to `/api/v1/` (`messages/`).
-    pub fn fail_next(&self, method: &str, path_prefix: &str, status: u16, times: u32) {
-        self.shared
-            .with(|data| data.add_fault(method, path_prefix, status, times, false));
-    }
-
-    /// Carry out the next `times` matching requests, then answer `status` anyway: the effect
-    /// happened but the caller never learns it (a lost answer).
-    pub fn lose_answer_next(&self, method: &str, path_prefix: &str, status: u16, times: u32) {
-        self.shared
-            .with(|data| data.add_fault(method, path_prefix, status, times, true));
-    }
-
-    /// Forget injected failures that have not fired yet.
-    pub fn clear_failures(&self) {
-        self.shared.with(|data| data.clear_faults());
-    }
-
-    /// Requests received with `method` and a path starting with `path_prefix` (full, or relative
-    /// to `/api/v1/`), refused and failed ones included.
-    pub fn request_count(&self, method: &str, path_prefix: &str) -> usize {
-        self.shared
-            .with(|data| data.request_count(method, path_prefix))
-    }
-}
-
-impl Drop for GetchatSim {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
     }
 }

@@ -4,18 +4,19 @@
 use super::checks::{allowed_outside_window, check_create_message};
 use super::state::{Shared, SimMedia, SimSentMessage};
 use super::webhooks::{message_object, new_id};
+use crate::sandbox::faults::{RetryHeader, SimProfile};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub(super) type SimState = Arc<Shared>;
 
@@ -34,46 +35,25 @@ pub(super) fn router(shared: SimState) -> Router {
         .route("/api/v1/chats/{wa_id}/resolve", patch(resolve_chat))
         .route("/api/v1/mark_as_received/", post(mark_as_received))
         .fallback(not_found)
-        .layer(from_fn_with_state(
-            Arc::clone(&shared),
-            record_and_inject_faults,
-        ))
         .with_state(shared)
 }
 
-/// Count every request, then answer an injected failure instead (or after) the real handler.
-async fn record_and_inject_faults(
-    State(shared): State<SimState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let method = request.method().as_str().to_owned();
-    let path = request.uri().path().to_owned();
-    let fault = shared.with(|data| {
-        data.record_request(&method, &path);
-        data.take_fault(&method, &path)
-    });
-    match fault {
-        None => next.run(request).await,
-        Some((status, after_effect)) => {
-            if after_effect {
-                let _ = next.run(request).await;
-            }
-            injected_failure(status)
-        }
-    }
-}
+/// How injected failures look: a DRF `{"detail": …}` body, `Retry-After` in seconds.
+pub(super) static PROFILE: SimProfile = SimProfile {
+    name: "get.chat",
+    api_root: "/api/v1/",
+    error_body: injected_failure,
+    retry_header: RetryHeader::RetryAfterSeconds,
+    default_retry_after: Duration::from_secs(1),
+};
 
-fn injected_failure(status: u16) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response =
-        (status, axum::Json(json!({"detail": "Simulated failure."}))).into_response();
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
-    }
-    response
+fn injected_failure(status: StatusCode, messages: &[String]) -> Response {
+    let text = if messages.is_empty() {
+        "Simulated failure.".to_owned()
+    } else {
+        messages.join(" ")
+    };
+    (status, axum::Json(json!({"detail": text}))).into_response()
 }
 
 /// An error answer: a status and a DRF-style JSON body.

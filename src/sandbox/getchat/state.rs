@@ -1,5 +1,5 @@
-//! What the simulated get.chat instance remembers: credentials, files, messages, windows, chats,
-//! injected faults and the requests it received.
+//! What the simulated get.chat instance remembers: credentials, files, messages, windows and
+//! chats (faults and request counts live in `sandbox::faults`).
 
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -32,8 +32,6 @@ impl Shared {
                 received_marks: HashMap::new(),
                 uploads: Vec::new(),
                 queue_messages: false,
-                faults: Vec::new(),
-                requests: Vec::new(),
                 max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             }),
         }
@@ -83,16 +81,6 @@ pub(super) struct StoredMessage {
     pub(super) sequence: u64,
 }
 
-/// An injected failure: the next `remaining` matching requests get `status`.
-pub(super) struct Fault {
-    pub(super) method: String,
-    pub(super) path_prefix: String,
-    pub(super) status: u16,
-    pub(super) remaining: u32,
-    /// Carry the request out first, then answer `status` anyway (a lost answer).
-    pub(super) after_effect: bool,
-}
-
 pub(super) struct SimData {
     pub(super) username: String,
     pub(super) password: String,
@@ -110,60 +98,12 @@ pub(super) struct SimData {
     pub(super) uploads: Vec<String>,
     /// Answer `POST messages/` with 202 (stored, sent later) instead of 201.
     pub(super) queue_messages: bool,
-    faults: Vec<Fault>,
-    requests: Vec<(String, String)>,
     pub(super) max_upload_bytes: usize,
 }
 
 impl SimData {
     pub(super) fn rotate_token(&mut self) {
         self.token = new_token();
-    }
-
-    pub(super) fn record_request(&mut self, method: &str, path: &str) {
-        self.requests.push((method.to_owned(), path.to_owned()));
-    }
-
-    pub(super) fn request_count(&self, method: &str, path_prefix: &str) -> usize {
-        let prefix = full_path(path_prefix);
-        self.requests
-            .iter()
-            .filter(|(m, p)| m.eq_ignore_ascii_case(method) && p.starts_with(&prefix))
-            .count()
-    }
-
-    pub(super) fn add_fault(
-        &mut self,
-        method: &str,
-        path_prefix: &str,
-        status: u16,
-        times: u32,
-        after_effect: bool,
-    ) {
-        self.faults.push(Fault {
-            method: method.to_ascii_uppercase(),
-            path_prefix: full_path(path_prefix),
-            status,
-            remaining: times,
-            after_effect,
-        });
-    }
-
-    pub(super) fn clear_faults(&mut self) {
-        self.faults.clear();
-    }
-
-    /// The fault that fires for this request, if any (used up by one).
-    pub(super) fn take_fault(&mut self, method: &str, path: &str) -> Option<(u16, bool)> {
-        let fault = self.faults.iter_mut().find(|f| {
-            f.remaining > 0
-                && f.method.eq_ignore_ascii_case(method)
-                && path.starts_with(&f.path_prefix)
-        })?;
-        fault.remaining -= 1;
-        let fired = (fault.status, fault.after_effect);
-        self.faults.retain(|f| f.remaining > 0);
-        Some(fired)
     }
 
     pub(super) fn store_message(
@@ -200,15 +140,6 @@ impl SimData {
         {
             message.object["received"] = serde_json::json!(true);
         }
-    }
-}
-
-/// `"messages/"` → `"/api/v1/messages/"`; paths starting with `/` are kept.
-pub(super) fn full_path(prefix: &str) -> String {
-    if prefix.starts_with('/') {
-        prefix.to_owned()
-    } else {
-        format!("/api/v1/{prefix}")
     }
 }
 

@@ -22,12 +22,12 @@ mod state;
 mod tests;
 mod webhooks;
 
+use crate::sandbox::server::SimServer;
 use routes::SimState;
 use state::Shared;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 use webhooks::{Change, announce, change_event};
 
 /// API key the simulator accepts in `x-inbenta-key`. Valid for the simulator only.
@@ -137,9 +137,10 @@ pub struct SimDelivery {
 /// A running simulated Inbenta. Stops when dropped.
 pub struct InbentaSim {
     shared: SimState,
-    address: SocketAddr,
-    shutdown: CancellationToken,
+    server: SimServer,
 }
+
+crate::sandbox::faults::fault_controls!(InbentaSim);
 
 impl InbentaSim {
     /// API key the simulator accepts (same as the module's [`API_KEY`]).
@@ -154,36 +155,22 @@ impl InbentaSim {
 
     /// Start on `127.0.0.1` and a free port.
     pub async fn start_with(options: InbentaSimOptions) -> std::io::Result<InbentaSim> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
         ensure_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(std::io::Error::other)?;
-        let shared = Arc::new(Shared::new(
-            format!("http://{address}"),
-            http,
-            options.token_lifetime,
-            options.apis_in_auth_answer,
-        ));
-        let app = routes::router(Arc::clone(&shared));
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-            if let Err(err) = served {
-                tracing::warn!(error = %err, "Simulated Inbenta stopped with an error.");
-            }
-        });
-        tracing::debug!(%address, "Simulated Inbenta listening.");
-        Ok(InbentaSim {
-            shared,
-            address,
-            shutdown,
+        let (server, shared) = SimServer::start(0, &routes::PROFILE, |base_url| {
+            let shared = Arc::new(Shared::new(
+                base_url,
+                http,
+                options.token_lifetime,
+                options.apis_in_auth_answer,
+            ));
+            (routes::router(Arc::clone(&shared)), shared)
         })
+        .await?;
+        Ok(InbentaSim { shared, server })
     }
 
     /// What goes in `[inbenta] auth_url`: `http://127.0.0.1:<port>`.
@@ -197,7 +184,7 @@ impl InbentaSim {
     }
 
     pub fn address(&self) -> SocketAddr {
-        self.address
+        self.server.address()
     }
 
     // --- Inspection -------------------------------------------------------------------------
@@ -243,34 +230,7 @@ impl InbentaSim {
         self.shared.with(|data| data.deliveries.clone())
     }
 
-    /// Requests received with `method` and a path starting with `path_prefix`, e.g.
-    /// `("POST", "/prod/ticketing/v1/tickets")` or `("POST", "/v1/auth")`. Counts refused and
-    /// injected-failure requests too.
-    pub fn request_count(&self, method: &str, path_prefix: &str) -> usize {
-        self.shared
-            .with(|data| data.request_count(method, path_prefix))
-    }
-
-    // --- Behaviour and faults ---------------------------------------------------------------
-
-    /// Answer the next `times` requests matching `method` and `path_prefix` with `status` and an
-    /// Inbenta error body (plus `Retry-After: 1` for 429), without touching any state.
-    pub fn fail_next(&self, method: &str, path_prefix: &str, status: u16, times: u32) {
-        self.shared
-            .with(|data| data.add_fault(method, path_prefix, status, times, false));
-    }
-
-    /// Carry out the next `times` requests matching `method` and `path_prefix`, then answer
-    /// `status` anyway: the effect happened but the caller never learns it (a lost answer).
-    pub fn lose_answer_next(&self, method: &str, path_prefix: &str, status: u16, times: u32) {
-        self.shared
-            .with(|data| data.add_fault(method, path_prefix, status, times, true));
-    }
-
-    /// Forget every failure injected with [`Self::fail_next`] that has not fired yet.
-    pub fn clear_failures(&self) {
-        self.shared.with(|data| data.clear_faults());
-    }
+    // --- Behaviour (faults and request counts: `sandbox::faults`) ---------------------------------------------------------------
 
     /// Make every token issued so far invalid (next calls get 401).
     pub fn expire_all_tokens(&self) {
@@ -280,11 +240,6 @@ impl InbentaSim {
     /// Lifetime of tokens issued from now on.
     pub fn set_token_lifetime(&self, lifetime: Duration) {
         self.shared.with(|data| data.set_token_lifetime(lifetime));
-    }
-
-    /// Delay every answer by `delay` (zero to stop).
-    pub fn set_delay(&self, delay: Duration) {
-        self.shared.with(|data| data.delay = delay);
     }
 
     /// While `paused`, changes are not announced to webhooks: the deliveries are lost, as when
@@ -362,16 +317,10 @@ impl InbentaSim {
     }
 }
 
-impl Drop for InbentaSim {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
 impl std::fmt::Debug for InbentaSim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InbentaSim")
-            .field("address", &self.address)
+            .field("address", &self.server.address())
             .finish_non_exhaustive()
     }
 }

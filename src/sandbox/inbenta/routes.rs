@@ -1,5 +1,5 @@
 //! HTTP side of the simulated Inbenta: auth endpoints at the root, the Messenger (ticketing) API
-//! under `/prod/ticketing`, and a middleware that records every request and injects faults.
+//! under `/prod/ticketing`, and the look of injected failures (`sandbox::faults` injects them).
 //! What each endpoint refuses is checked with the helpers in `checks.rs`.
 
 use super::checks::{
@@ -7,20 +7,21 @@ use super::checks::{
     existing_user, ok, optional_integer, required_text, ticket_id,
 };
 use super::media::{download_media, upload_media};
-use super::state::{Fault, Shared, SimData, random_hex};
+use super::state::{Shared, SimData, random_hex};
 use super::webhooks::{Change, announce, change_event, list_webhooks, register_webhook};
 use super::{SECRET, SimReply, SimTicket, SimUser};
+use crate::sandbox::faults::{RetryHeader, SimProfile};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub(super) type SimState = Arc<Shared>;
 
@@ -46,50 +47,32 @@ pub(super) fn router(state: SimState) -> Router {
         .nest("/prod/ticketing", ticketing)
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            record_and_inject,
-        ))
         .with_state(state)
 }
 
-// --- Middleware ---------------------------------------------------------------------------------
+// --- Injected failures --------------------------------------------------------------------------
 
-async fn record_and_inject(
-    State(state): State<SimState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let method = request.method().as_str().to_owned();
-    let path = request.uri().path().to_owned();
-    let (injected, delay) = state.with(|data| (data.record_request(&method, &path), data.delay));
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    match injected {
-        Some(Fault::Before(status)) => injected_failure(status),
-        Some(Fault::After(status)) => {
-            let _carried_out = next.run(request).await;
-            injected_failure(status)
-        }
-        None => next.run(request).await,
-    }
-}
+/// How injected failures look: `{"errors": [{message, code}]}`, `Retry-After` in seconds. Path
+/// prefixes are full paths (`/prod/ticketing/v1/tickets`, `/v1/auth`).
+pub(super) static PROFILE: SimProfile = SimProfile {
+    name: "Inbenta",
+    api_root: "/",
+    error_body: injected_failure,
+    retry_header: RetryHeader::RetryAfterSeconds,
+    default_retry_after: Duration::from_secs(1),
+};
 
-fn injected_failure(status: u16) -> Response {
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = SimError::coded(
-        code,
-        format!("Injected failure (HTTP {})", code.as_u16()),
-        json!(code.as_u16()),
-    )
-    .into_response();
-    if code == StatusCode::TOO_MANY_REQUESTS {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+fn injected_failure(status: StatusCode, messages: &[String]) -> Response {
+    let code = json!(status.as_u16());
+    if messages.is_empty() {
+        let text = format!("Injected failure (HTTP {})", status.as_u16());
+        return SimError::coded(status, text, code).into_response();
     }
-    response
+    let errors: Vec<Value> = messages
+        .iter()
+        .map(|message| json!({ "message": message, "code": code }))
+        .collect();
+    SimError::new(status, json!({ "errors": errors })).into_response()
 }
 
 async fn unknown_route() -> SimError {

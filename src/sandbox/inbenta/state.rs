@@ -1,5 +1,5 @@
-//! The simulator's memory: tokens, users, tickets, media, webhooks, recorded requests and
-//! injected faults. One `std::sync::Mutex`, only ever taken inside [`Shared::with`], so it is
+//! The simulator's memory: tokens, users, tickets, media and webhooks (faults and request counts
+//! live in `sandbox::faults`). One `std::sync::Mutex`, only ever taken inside [`Shared::with`], so it is
 //! never held across an `.await`.
 
 use super::{SimDelivery, SimMedia, SimReply, SimTicket, SimUser, SimWebhook};
@@ -49,25 +49,6 @@ pub(super) struct WebhookRecord {
     pub(super) secret: String,
 }
 
-/// Answer the next `remaining` requests matching `method` and `path_prefix` with `status`.
-struct FaultRule {
-    method: String,
-    path_prefix: String,
-    status: u16,
-    remaining: u32,
-    /// Carry the request out, then answer `status` anyway (the answer is "lost").
-    after_effect: bool,
-}
-
-/// What the middleware does with a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Fault {
-    /// Answer `status` without touching any state.
-    Before(u16),
-    /// Carry the request out, then answer `status`.
-    After(u16),
-}
-
 /// Author of agent answers added with `add_agent_answer`.
 pub(super) const AGENT_USER_ID: i64 = 1;
 
@@ -86,10 +67,6 @@ pub(super) struct SimData {
     /// While set, changes are not announced to webhooks (the deliveries are lost).
     pub(super) webhooks_paused: bool,
     pub(super) deliveries: Vec<SimDelivery>,
-    faults: Vec<FaultRule>,
-    /// (method, path) of every request received, in order.
-    pub(super) requests: Vec<(String, String)>,
-    pub(super) delay: Duration,
     next_user_id: i64,
     next_ticket_id: i64,
     next_reply_id: i64,
@@ -108,9 +85,6 @@ impl SimData {
             webhooks: Vec::new(),
             webhooks_paused: false,
             deliveries: Vec::new(),
-            faults: Vec::new(),
-            requests: Vec::new(),
-            delay: Duration::ZERO,
             next_user_id: 1001,
             next_ticket_id: 5001,
             next_reply_id: 9001,
@@ -255,52 +229,6 @@ impl SimData {
             .iter()
             .find(|uuid| !self.media.iter().any(|m| &m.uuid == *uuid))
             .map(String::as_str)
-    }
-
-    // --- requests and faults --------------------------------------------------------------------
-
-    pub(super) fn add_fault(
-        &mut self,
-        method: &str,
-        path_prefix: &str,
-        status: u16,
-        times: u32,
-        after_effect: bool,
-    ) {
-        self.faults.push(FaultRule {
-            method: method.to_ascii_uppercase(),
-            path_prefix: path_prefix.to_owned(),
-            status,
-            remaining: times,
-            after_effect,
-        });
-    }
-
-    pub(super) fn clear_faults(&mut self) {
-        self.faults.clear();
-    }
-
-    /// Record the request and return the injected status to answer it with, if any.
-    pub(super) fn record_request(&mut self, method: &str, path: &str) -> Option<Fault> {
-        self.requests.push((method.to_owned(), path.to_owned()));
-        let rule = self.faults.iter_mut().find(|rule| {
-            rule.remaining > 0 && rule.method == method && path.starts_with(&rule.path_prefix)
-        })?;
-        rule.remaining -= 1;
-        let fault = if rule.after_effect {
-            Fault::After(rule.status)
-        } else {
-            Fault::Before(rule.status)
-        };
-        self.faults.retain(|rule| rule.remaining > 0);
-        Some(fault)
-    }
-
-    pub(super) fn request_count(&self, method: &str, path_prefix: &str) -> usize {
-        self.requests
-            .iter()
-            .filter(|(m, p)| m.eq_ignore_ascii_case(method) && p.starts_with(path_prefix))
-            .count()
     }
 }
 

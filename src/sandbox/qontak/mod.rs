@@ -22,6 +22,7 @@ pub use state::{SimBroadcast, SimFile, SimRegistrations, SimSentMessage, SimTemp
 pub use webhooks::without_event_names;
 
 use crate::connectors::{ConnectorError, CredentialStore};
+use crate::sandbox::server::SimServer;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use routes::SimState;
@@ -31,7 +32,6 @@ use state::{Shared, SimRoom, new_id};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use tokio_util::sync::CancellationToken;
 use webhooks::{MessageSpec, Writer};
 
 /// OAuth client id the simulator accepts. Valid for the simulator only.
@@ -42,33 +42,20 @@ pub const CLIENT_SECRET: &str = "sandbox-qontak-client-secret";
 /// A running simulated Qontak. Stops when dropped.
 pub struct QontakSim {
     shared: SimState,
-    address: SocketAddr,
-    shutdown: CancellationToken,
+    server: SimServer,
 }
+
+crate::sandbox::faults::fault_controls!(QontakSim);
 
 impl QontakSim {
     /// Start on `127.0.0.1` and a free port.
     pub async fn start() -> std::io::Result<QontakSim> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(format!("http://{address}")));
-        let app = routes::router(Arc::clone(&shared));
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-            if let Err(err) = served {
-                tracing::warn!(error = %err, "Simulated Qontak stopped with an error.");
-            }
-        });
-        tracing::debug!(%address, "Simulated Qontak listening.");
-        Ok(QontakSim {
-            shared,
-            address,
-            shutdown,
+        let (server, shared) = SimServer::start(0, &routes::PROFILE, |base_url| {
+            let shared = Arc::new(Shared::new(base_url));
+            (routes::router(Arc::clone(&shared)), shared)
         })
+        .await?;
+        Ok(QontakSim { shared, server })
     }
 
     /// The root for a channel's `base_url`: `http://127.0.0.1:<port>`.
@@ -77,7 +64,7 @@ impl QontakSim {
     }
 
     pub fn address(&self) -> SocketAddr {
-        self.address
+        self.server.address()
     }
 
     /// The WhatsApp channel integration (for a channel's `channel_integration_id`).
@@ -406,47 +393,6 @@ impl QontakSim {
             message_interactions: data.message_interactions.clone(),
             room_interactions: data.room_interactions.clone(),
         })
-    }
-
-    // --- Faults and counters ----------------------------------------------------------------
-
-    /// Answer the next `times` requests matching `method` and `path_prefix` with `status` in
-    /// Qontak's envelope ("Simulated failure"); 429 carries `x-ratelimit-reset` (a unix time two
-    /// seconds ahead). The prefix is a full path or relative to `/api/open/v1/`.
-    pub fn fail_next(&self, method: &str, path_prefix: &str, status: u16, times: u32) {
-        self.fail_next_with(method, path_prefix, status, &["Simulated failure"], times);
-    }
-
-    /// Like [`Self::fail_next`] with these `error.messages`.
-    pub fn fail_next_with(
-        &self,
-        method: &str,
-        path_prefix: &str,
-        status: u16,
-        messages: &[&str],
-        times: u32,
-    ) {
-        let messages = messages.iter().map(|m| (*m).to_owned()).collect();
-        self.shared
-            .with(|data| data.add_fault(method, path_prefix, status, messages, times));
-    }
-
-    /// Forget injected failures that have not fired yet.
-    pub fn clear_failures(&self) {
-        self.shared.with(|data| data.clear_faults());
-    }
-
-    /// Requests received with `method` and a path starting with `path_prefix` (full, or relative
-    /// to `/api/open/v1/`), refused and failed ones included.
-    pub fn request_count(&self, method: &str, path_prefix: &str) -> usize {
-        self.shared
-            .with(|data| data.request_count(method, path_prefix))
-    }
-}
-
-impl Drop for QontakSim {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
     }
 }
 

@@ -5,11 +5,12 @@
 
 use super::messages;
 use super::state::{Shared, SimData, SimRoom, time_text};
+use crate::sandbox::faults::{RetryHeader, SimProfile};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
-use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -18,6 +19,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub(super) type SimState = Arc<Shared>;
 
@@ -62,10 +64,6 @@ pub(super) fn router(shared: SimState) -> Router {
         .route("/uploads/{*path}", get(download_file))
         .nest("/api/open/v1", api)
         .fallback(not_found)
-        .layer(from_fn_with_state(
-            Arc::clone(&shared),
-            record_and_inject_faults,
-        ))
         .with_state(shared)
 }
 
@@ -91,34 +89,22 @@ async fn not_found() -> Response {
     refusal(StatusCode::NOT_FOUND, &["Not found"])
 }
 
-/// Count every request, then answer an injected failure instead of the real handler.
-async fn record_and_inject_faults(
-    State(shared): State<SimState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let method = request.method().as_str().to_owned();
-    let path = request.uri().path().to_owned();
-    let fault = shared.with(|data| {
-        data.record_request(&method, &path);
-        data.take_fault(&method, &path)
-    });
-    let Some((status, messages)) = fault else {
-        return next.run(request).await;
-    };
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let texts: Vec<&str> = messages.iter().map(String::as_str).collect();
-    let mut response = refusal(status, &texts);
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        let reset = (Utc::now().timestamp() + 2).to_string();
-        if let Ok(value) = HeaderValue::from_str(&reset) {
-            response.headers_mut().insert("x-ratelimit-reset", value);
-        }
-        response
-            .headers_mut()
-            .insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+/// How injected failures look: Qontak's error envelope ("Simulated failure"), and for rate limits
+/// `x-ratelimit-reset` (a unix time, by default two seconds ahead).
+pub(super) static PROFILE: SimProfile = SimProfile {
+    name: "Qontak",
+    api_root: "/api/open/v1/",
+    error_body: injected_failure,
+    retry_header: RetryHeader::RateLimitReset,
+    default_retry_after: Duration::from_secs(2),
+};
+
+fn injected_failure(status: StatusCode, messages: &[String]) -> Response {
+    if messages.is_empty() {
+        return refusal(status, &["Simulated failure"]);
     }
-    response
+    let texts: Vec<&str> = messages.iter().map(String::as_str).collect();
+    refusal(status, &texts)
 }
 
 /// Every open-API call needs a current, unexpired access token.

@@ -1,5 +1,5 @@
 //! What the simulated Qontak remembers: OAuth tokens, rooms and their histories, templates, files,
-//! what was sent, registrations, injected faults and the requests it received.
+//! what was sent and registrations (faults and request counts live in `sandbox::faults`).
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -34,8 +34,6 @@ impl Shared {
             resolved: Vec::new(),
             message_interactions: None,
             room_interactions: None,
-            faults: Vec::new(),
-            requests: Vec::new(),
         };
         data.issue_tokens(Utc::now());
         Self {
@@ -155,14 +153,6 @@ pub struct SimRegistrations {
     pub room_interactions: Option<Value>,
 }
 
-pub(super) struct Fault {
-    pub(super) method: String,
-    pub(super) path_prefix: String,
-    pub(super) status: u16,
-    pub(super) messages: Vec<String>,
-    pub(super) remaining: u32,
-}
-
 pub(super) struct SimData {
     pub(super) organization_id: String,
     pub(super) integration_id: String,
@@ -181,8 +171,6 @@ pub(super) struct SimData {
     pub(super) resolved: Vec<String>,
     pub(super) message_interactions: Option<Value>,
     pub(super) room_interactions: Option<Value>,
-    faults: Vec<Fault>,
-    requests: Vec<(String, String)>,
 }
 
 impl SimData {
@@ -256,62 +244,6 @@ impl SimData {
                 .find(|m| m.object["id"] == id)
                 .map(|m| (room.as_str(), &mut m.object))
         })
-    }
-
-    pub(super) fn record_request(&mut self, method: &str, path: &str) {
-        self.requests.push((method.to_owned(), path.to_owned()));
-    }
-
-    pub(super) fn request_count(&self, method: &str, path_prefix: &str) -> usize {
-        let prefix = full_path(path_prefix);
-        self.requests
-            .iter()
-            .filter(|(m, p)| m.eq_ignore_ascii_case(method) && p.starts_with(&prefix))
-            .count()
-    }
-
-    pub(super) fn add_fault(
-        &mut self,
-        method: &str,
-        path_prefix: &str,
-        status: u16,
-        messages: Vec<String>,
-        times: u32,
-    ) {
-        self.faults.push(Fault {
-            method: method.to_ascii_uppercase(),
-            path_prefix: full_path(path_prefix),
-            status,
-            messages,
-            remaining: times,
-        });
-    }
-
-    pub(super) fn clear_faults(&mut self) {
-        self.faults.clear();
-    }
-
-    /// The fault that fires for this request, if any (used up by one).
-    pub(super) fn take_fault(&mut self, method: &str, path: &str) -> Option<(u16, Vec<String>)> {
-        let fault = self.faults.iter_mut().find(|f| {
-            f.remaining > 0
-                && f.method.eq_ignore_ascii_case(method)
-                && path.starts_with(&f.path_prefix)
-        })?;
-        fault.remaining -= 1;
-        let fired = (fault.status, fault.messages.clone());
-        self.faults.retain(|f| f.remaining > 0);
-        Some(fired)
-    }
-}
-
-/// `"messages/whatsapp/bot"` → `"/api/open/v1/messages/whatsapp/bot"`; paths starting with `/`
-/// are kept.
-pub(super) fn full_path(prefix: &str) -> String {
-    if prefix.starts_with('/') {
-        prefix.to_owned()
-    } else {
-        format!("/api/open/v1/{prefix}")
     }
 }
 

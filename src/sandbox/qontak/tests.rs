@@ -493,6 +493,46 @@ async fn injected_rate_limits_carry_the_reset_header() {
 }
 
 #[tokio::test]
+async fn a_lost_answer_sends_the_message_but_answers_the_failure() {
+    let sim = QontakSim::start().await.unwrap();
+    let room = sim.add_room("62811", "Siti");
+    sim.lose_answer_next("POST", "messages/whatsapp/bot", 502, 1);
+    let body = json!({"room_id": room, "type": "text", "text": "Halo"});
+    let (status, refused) = post_json(&sim, "messages/whatsapp/bot", &body).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(messages(&refused), ["Simulated failure"]);
+    assert_eq!(sim.sent_messages().len(), 1, "the message went out");
+    assert!(sim.history(&room).iter().any(|m| m["text"] == "Halo"));
+    sim.fail_next_with_retry_after(
+        "POST",
+        "messages/whatsapp/bot",
+        503,
+        std::time::Duration::from_secs(30),
+        1,
+    );
+    let response = http()
+        .post(api(&sim, "messages/whatsapp/bot"))
+        .bearer_auth(sim.access_token())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let reset: i64 = response.headers()["x-ratelimit-reset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(reset >= Utc::now().timestamp() + 29, "{reset}");
+    assert_eq!(
+        sim.sent_messages().len(),
+        1,
+        "nothing sent by a plain failure"
+    );
+    assert_eq!(sim.request_count("POST", "messages/whatsapp/bot"), 2);
+}
+
+#[tokio::test]
 async fn bodies_are_delivered_as_json_posts() {
     use wiremock::matchers::{body_json, method};
     let receiver = wiremock::MockServer::start().await;

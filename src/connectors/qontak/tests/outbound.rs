@@ -302,6 +302,22 @@ async fn sent_message_is_found_again_in_the_room_history() {
 }
 
 #[tokio::test]
+async fn a_sent_file_is_told_apart_from_another_file_of_the_same_kind() {
+    let (sim, room) = start().await;
+    let channel = sim_channel(&sim, Arc::new(MemoryCredentials::new()));
+    let since = Utc::now() - Duration::seconds(5);
+    let to = to_room(&room);
+    let first = media(MediaKind::Image, "image/png", "first.png", 1000);
+    let second = media(MediaKind::Image, "image/png", "second.png", 2000);
+    let sent = channel.send(&to, &first).await.unwrap();
+
+    let found = channel.find_sent(&to, since, &first).await.unwrap();
+    assert_eq!(found, Some(sent.id));
+    let other = channel.find_sent(&to, since, &second).await.unwrap();
+    assert_eq!(other, None, "only the first file was sent");
+}
+
+#[tokio::test]
 async fn resolve_and_register_reach_qontak() {
     let (sim, room) = start().await;
     let channel = sim_channel(&sim, Arc::new(MemoryCredentials::new()));

@@ -68,6 +68,43 @@ async fn injected_failures_answer_then_stop() {
 }
 
 #[tokio::test]
+async fn injected_failures_speak_inbentas_error_shape() {
+    let caller = Caller::start().await;
+    caller.sim.fail_next_with_retry_after(
+        "GET",
+        "/prod/ticketing/v1/users",
+        503,
+        Duration::from_secs(7),
+        1,
+    );
+    caller
+        .sim
+        .fail_next_with("GET", "/prod/ticketing/v1/users", 400, &["bad filter"], 1);
+
+    let response = caller
+        .http
+        .get(caller.url("/v1/users"))
+        .header("x-inbenta-key", API_KEY)
+        .bearer_auth(&caller.token)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "7");
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(
+        body,
+        json!({ "errors": [{ "message": "Injected failure (HTTP 503)", "code": 503 }] })
+    );
+    let (status, body) = caller.get("/v1/users").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        json!({ "errors": [{ "message": "bad filter", "code": 400 }] })
+    );
+}
+
+#[tokio::test]
 async fn webhook_is_registered_only_when_the_receiver_echoes_the_challenge() {
     let caller = Caller::start().await;
     let (bad_url, _bad) = webhook_receiver(false).await;
