@@ -120,3 +120,38 @@ on_both_databases!(
         app.stop().await;
     }
 );
+
+on_both_databases!(
+    a_media_id_too_long_for_any_url_is_refused_and_a_missing_file_becomes_a_note_at_once,
+    |db: Db| async move {
+        let (env, app) = spawn_app(db).await;
+        // Once stored, such an id used to block its conversation for hours as "temporarily
+        // unavailable": it is refused at the edge with the field named, and nothing is stored.
+        let long_id = "7".repeat(20_000);
+        let refused = app
+            .post_getchat(&image_webhook("4915888", "wamid.L1", &long_id, "00", "pic"))
+            .await;
+        assert_eq!(refused.status(), 422);
+        let error: Value = refused.json().await.unwrap();
+        assert!(
+            error["detail"].as_str().unwrap().contains("media id"),
+            "{error}"
+        );
+        // A file get.chat does not have (404) is permanent: the ticket opens at once with a note,
+        // no retry.
+        let missing = image_webhook("4915888", "wamid.L2", "1234567890", "00", "pic");
+        assert_eq!(app.post_getchat(&missing).await.status(), 200);
+        let ticket = eventually("the ticket with a note", || async {
+            env.inbenta.tickets().into_iter().next()
+        })
+        .await;
+        assert!(ticket.message.contains("pic"), "{}", ticket.message);
+        assert_eq!(
+            env.getchat.request_count("GET", "media/1234567890"),
+            1,
+            "asked once, not retried"
+        );
+        assert!(app.dead_letters().await.is_empty());
+        app.stop().await;
+    }
+);
