@@ -286,19 +286,33 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.shutdown.cancelled().await;
         if let Some(server) = self.server {
-            server
-                .await
-                .context("HTTP server task")?
-                .context("HTTP server")?;
+            match tokio::time::timeout(STOP_GRACE, server).await {
+                Ok(result) => result.context("HTTP server task")?.context("HTTP server")?,
+                Err(_) => {
+                    tracing::warn!(grace = ?STOP_GRACE, "Requests still in progress after the grace period; stopping without them.")
+                }
+            }
         }
         for task in self.tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+            let _ = tokio::time::timeout(STOP_GRACE, task).await;
         }
-        self.engine.store().close().await;
+        // Closing the pool waits for every connection to come back; a connection held by a
+        // task that did not stop in time (a queue listener, say) must not hold the stop forever.
+        if tokio::time::timeout(POOL_CLOSE_GRACE, self.engine.store().close())
+            .await
+            .is_err()
+        {
+            tracing::warn!(grace = ?POOL_CLOSE_GRACE, "Database connections still in use at stop; leaving them to the process exit.");
+        }
         tracing::info!("Stopped.");
         Ok(())
     }
 }
+
+/// How long a stop waits for requests in progress and for each background task.
+const STOP_GRACE: Duration = Duration::from_secs(30);
+/// How long a stop waits for the database pool to get its connections back.
+const POOL_CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Register the bridge's webhooks with the vendors that have a registration endpoint, when
 /// `server.public_url` is set. A failure is a warning: reconciliation polling takes over.
