@@ -282,10 +282,17 @@ impl Store {
         lease_until: i64,
     ) -> Result<Tx, StoreError> {
         let mut tx = self.begin().await?;
-        if !Store::extend_lease_in_tx(&mut tx, conversation_id, owner, lease_until).await? {
-            return Err(StoreError::LeaseLost(conversation_id));
+        match Store::extend_lease_in_tx(&mut tx, conversation_id, owner, lease_until).await {
+            Ok(true) => Ok(tx),
+            Ok(false) => {
+                let _ = tx.rollback().await;
+                Err(StoreError::LeaseLost(conversation_id))
+            }
+            Err(err) => {
+                let _ = tx.rollback().await;
+                Err(err)
+            }
         }
-        Ok(tx)
     }
 
     /// Re-check and extend our lease inside a transaction; false when another worker has it.

@@ -134,6 +134,16 @@ impl Tx {
         }
         Ok(())
     }
+
+    /// Roll back now. A transaction merely dropped is rolled back only when its connection is
+    /// next used (PostgreSQL queues the ROLLBACK), holding its locks until then.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await?,
+            Tx::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
 }
 
 /// Which database a URL names.

@@ -162,10 +162,27 @@ async fn commit(
     batch: &[Completion],
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let mut tx = store.begin().await?;
+    match write_all(&mut tx, owner, batch).await {
+        Ok(results) => {
+            tx.commit().await?;
+            Ok(results)
+        }
+        Err(err) => {
+            let _ = tx.rollback().await;
+            Err(err)
+        }
+    }
+}
+
+async fn write_all(
+    tx: &mut Tx,
+    owner: &str,
+    batch: &[Completion],
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let mut results = Vec::with_capacity(batch.len());
     for completion in batch {
         let leased = Store::extend_lease_in_tx(
-            &mut tx,
+            tx,
             completion.conversation_id,
             owner,
             completion.lease_until,
@@ -175,10 +192,9 @@ async fn commit(
             results.push(Err(StoreError::LeaseLost(completion.conversation_id)));
             continue;
         }
-        apply(&mut tx, completion).await?;
+        apply(tx, completion).await?;
         results.push(Ok(()));
     }
-    tx.commit().await?;
     Ok(results)
 }
 
