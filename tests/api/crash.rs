@@ -4,26 +4,6 @@ use crate::helpers::{AppOptions, Db, TestEnv, WEBHOOK_SECRET, eventually, free_p
 use crate::ingest::onprem_text;
 use crate::on_both_databases;
 use std::time::Duration;
-use tokio::process::Child;
-
-/// Start `omnibridge serve` and wait until it is ready.
-async fn start_binary(env: &TestEnv, port: u16) -> Child {
-    let (child, _log) = env.spawn_binary("serve", &format!("127.0.0.1:{port}"));
-    let client = reqwest::Client::new();
-    eventually("the binary to be ready", || {
-        let client = client.clone();
-        async move {
-            let response = client
-                .get(format!("http://127.0.0.1:{port}/readyz"))
-                .send()
-                .await
-                .ok()?;
-            (response.status() == 200).then_some(())
-        }
-    })
-    .await;
-    child
-}
 
 const CONVERSATIONS: usize = 3;
 const MESSAGES: usize = 12;
@@ -32,7 +12,7 @@ const MESSAGES: usize = 12;
 async fn kill_midway(env: &TestEnv, port: u16) {
     // Slow Inbenta down so that work is in flight when the process dies.
     env.inbenta.set_delay(Duration::from_millis(40));
-    let mut child = start_binary(env, port).await;
+    let mut child = env.start_serve_binary(port).await;
     let client = reqwest::Client::new();
     for m in 0..MESSAGES {
         for c in 0..CONVERSATIONS {
@@ -76,7 +56,7 @@ fn synced(env: &TestEnv) -> usize {
 
 /// Restart the binary and wait (at most the `eventually` deadline) for every message, once, in order.
 async fn restart_and_expect_everything(env: &TestEnv, port: u16) {
-    let mut child = start_binary(env, port).await;
+    let mut child = env.start_serve_binary(port).await;
     let tickets = eventually("every message on its ticket after the restart", || async {
         let tickets = env.inbenta.tickets();
         let synced: usize = tickets.iter().map(|t| 1 + t.replies.len()).sum();

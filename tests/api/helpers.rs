@@ -210,6 +210,13 @@ impl TestEnv {
         (child, log)
     }
 
+    /// Spawn `omnibridge serve` on `port` and wait until it is ready.
+    pub async fn start_serve_binary(&self, port: u16) -> tokio::process::Child {
+        let (child, _log) = self.spawn_binary("serve", &format!("127.0.0.1:{port}"));
+        wait_ready(port).await;
+        child
+    }
+
     /// The bridge's public address (what vendors are told to call).
     pub fn public_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -363,6 +370,18 @@ impl TestApp {
             .expect("links are JSON")
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("request reaches the app")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// The dead letters listed by the admin API.
     pub async fn dead_letters(&self) -> Vec<Value> {
         self.admin_get("/api/v1/jobs?state=failed")
@@ -389,6 +408,23 @@ impl TestApp {
             .expect("app task")
             .expect("app stops cleanly");
     }
+}
+
+/// Wait until a bridge on `port` answers `/readyz` with 200.
+pub async fn wait_ready(port: u16) {
+    let client = reqwest::Client::new();
+    eventually("the binary to be ready", || {
+        let client = client.clone();
+        async move {
+            let response = client
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await
+                .ok()?;
+            (response.status() == 200).then_some(())
+        }
+    })
+    .await;
 }
 
 /// Poll `check` until it returns Some, or panic with `what` after 20 s.

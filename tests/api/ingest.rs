@@ -206,15 +206,7 @@ on_both_databases!(
         assert_eq!(app.post_getchat(&missing_id).await.status(), 422);
 
         // Nothing of the refused requests was stored or sent.
-        let metrics = app
-            .client
-            .get(format!("{}/metrics", app.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = app.metrics().await;
         assert!(
             metrics.contains("omnibridge_webhooks_received_total"),
             "{metrics}"

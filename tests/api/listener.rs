@@ -2,6 +2,7 @@
 
 use crate::helpers::{
     AppOptions, Db, TestApp, TestEnv, WEBHOOK_SECRET, eventually, free_port, spawn_app_with,
+    wait_ready,
 };
 use crate::ingest::onprem_text;
 use crate::on_both_databases;
@@ -9,30 +10,6 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
-
-/// Wait until `port` answers `/readyz`.
-async fn wait_ready(port: u16) {
-    let client = reqwest::Client::new();
-    eventually("the binary to be ready", || {
-        let client = client.clone();
-        async move {
-            let response = client
-                .get(format!("http://127.0.0.1:{port}/readyz"))
-                .send()
-                .await
-                .ok()?;
-            (response.status() == 200).then_some(())
-        }
-    })
-    .await;
-}
-
-/// Start `omnibridge serve` on `port` and wait until it is ready.
-async fn start_binary(env: &TestEnv, port: u16) -> tokio::process::Child {
-    let (child, _log) = env.spawn_binary("serve", &format!("127.0.0.1:{port}"));
-    wait_ready(port).await;
-    child
-}
 
 /// Start `omnibridge serve` with soft and hard open-file limits of `limit`.
 async fn start_binary_with_open_files(
@@ -156,7 +133,7 @@ on_both_databases!(
         )
         .await;
         let port = free_port();
-        let mut child = start_binary(&env, port).await;
+        let mut child = env.start_serve_binary(port).await;
         let pid = child.id().expect("the binary runs");
         let before = peak_rss_kib(pid);
         let client = reqwest::Client::new();
@@ -344,15 +321,7 @@ async fn a_stalled_body_is_answered_408_in_json_and_closed_at_the_body_timeout()
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("application/json"), "{answer}");
     assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("omnibridge_body_refusals_total{reason=\"timeout\"}"),
         "{metrics}"
