@@ -100,8 +100,8 @@ impl DrainQueue {
             return Err(JobError::EmptyQueueName);
         }
         let pg_types = match store {
-            Store::Sqlite(pool) => {
-                db::sqlite_setup(pool).await?;
+            Store::Sqlite(sqlite) => {
+                db::sqlite_setup(sqlite.writer()).await?;
                 db::PgTypePath::default()
             }
             Store::Postgres(pool) => db::pg_setup(pool).await?,
@@ -167,7 +167,9 @@ impl DrainQueue {
     /// [`DrainQueue::run`] calls it every [`PURGE_EVERY`]; returns the number of rows deleted.
     pub async fn purge_finished(&self, older_than: Duration) -> Result<u64, JobError> {
         match &self.store {
-            Store::Sqlite(pool) => db::sqlite_purge(pool, &self.queue, older_than).await,
+            Store::Sqlite(sqlite) => {
+                db::sqlite_purge(sqlite.writer(), &self.queue, older_than).await
+            }
             Store::Postgres(pool) => db::pg_purge(pool, &self.queue, older_than).await,
         }
     }
@@ -191,11 +193,11 @@ impl DrainQueue {
             let handler = HandlerRef(handler.clone());
             let started = Instant::now();
             let result = match &self.store {
-                Store::Sqlite(pool) => {
+                Store::Sqlite(sqlite) => {
                     let config = apalis_sqlite::Config::default()
                         .queue(&*self.queue)
                         .batch_size(concurrency);
-                    let backend = SqliteStorage::<serde_json::Value>::new(pool)
+                    let backend = SqliteStorage::<serde_json::Value>::new(sqlite.writer())
                         .with_config(config)
                         .poll_with_stream(Ticks::every(SQLITE_POLL));
                     let ctx = WorkerContext::new(&worker_name);

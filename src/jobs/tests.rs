@@ -110,10 +110,10 @@ impl TestDb {
     /// Statuses of this queue's rows in apalis' table.
     async fn statuses(&self) -> Vec<String> {
         match &self.store {
-            Store::Sqlite(pool) => {
+            Store::Sqlite(sqlite) => {
                 sqlx::query_scalar("SELECT status FROM Jobs WHERE job_type = $1")
                     .bind(&self.queue)
-                    .fetch_all(pool)
+                    .fetch_all(sqlite.writer())
                     .await
                     .expect("statuses")
             }
@@ -150,10 +150,10 @@ impl TestDb {
     /// Pretend this queue's finished rows finished 20 minutes ago.
     async fn age_finished_rows(&self) {
         match &self.store {
-            Store::Sqlite(pool) => {
+            Store::Sqlite(sqlite) => {
                 sqlx::query("UPDATE Jobs SET done_at = done_at - 1200 WHERE job_type = $1")
                     .bind(&self.queue)
-                    .execute(pool)
+                    .execute(sqlite.writer())
                     .await
                     .expect("age rows");
             }
@@ -460,9 +460,10 @@ async fn worker_restarts_after_a_database_failure() {
     let mut running = start(&db, &[], None).await;
     push_committed(&db, &running.queue, &[71]).await;
     running.expect(&[71]).await;
-    let Store::Sqlite(pool) = &db.store else {
+    let Store::Sqlite(sqlite) = &db.store else {
         unreachable!("sqlite store")
     };
+    let pool = sqlite.writer();
     // Break apalis' table long enough for the worker's next poll to fail, then repair it.
     sqlx::query("ALTER TABLE Jobs RENAME TO Jobs_away")
         .execute(pool)

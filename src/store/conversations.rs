@@ -5,17 +5,8 @@
 //! it on release, but only if no event arrived meanwhile (`next_seq` unchanged), so a wake-up can
 //! never be lost between "nothing left" and "released".
 
-use super::{EventState, Store, StoreError, Tx, alive_since, now_ms, on_db, on_tx};
+use super::{EventState, Store, StoreError, Tx, alive_since, now_ms, on_db, on_read, on_tx};
 use crate::domain::InboundEvent;
-
-/// What ingest did with one webhook's events.
-#[derive(Debug, Default)]
-pub struct IngestOutcome {
-    pub stored: usize,
-    pub duplicates: usize,
-    /// Conversations that went from idle to due: each needs a drain trigger.
-    pub woken: Vec<i64>,
-}
 
 /// A conversation this worker now holds the lease on.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -99,24 +90,6 @@ pub enum ReleaseOutcome {
     MoreWork,
 }
 
-const UPSERT_CONVERSATION: &str = "\
-INSERT INTO conversations (channel, conversation_key, next_seq, wake_seq, due_at, created_at, updated_at)
-VALUES ($1, $2, 1, 1, $3, $3, $3)
-ON CONFLICT (channel, conversation_key) DO UPDATE SET
-    next_seq = conversations.next_seq + 1,
-    wake_seq = CASE WHEN conversations.due_at IS NULL THEN conversations.next_seq + 1 ELSE conversations.wake_seq END,
-    due_at = COALESCE(conversations.due_at, excluded.due_at),
-    updated_at = excluded.updated_at
-RETURNING id, next_seq, wake_seq";
-
-const EVENT_EXISTS: &str = "SELECT id FROM inbound_events WHERE channel = $1 AND dedupe_key = $2";
-
-const INSERT_EVENT: &str = "\
-INSERT INTO inbound_events (channel, dedupe_key, conversation_id, seq, kind, payload, state, received_at, occurred_at)
-VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)
-ON CONFLICT (channel, dedupe_key) DO NOTHING
-RETURNING id";
-
 /// A conversation nobody live holds: no lease, an expired lease, or a lease whose owner stopped
 /// beating. `now` and `alive_since` name the parameters holding the current time and the oldest
 /// heartbeat that still counts as alive. Owners without a heartbeat row are only taken over at
@@ -137,57 +110,6 @@ UPDATE conversations SET
 WHERE id = $4 AND due_at IS NOT NULL AND due_at <= $3 AND ";
 
 impl Store {
-    /// Store new events inside `tx`: each gets the next sequence number of its conversation, and
-    /// an event whose dedupe key is already stored is skipped. A duplicate costs one lookup and
-    /// touches no conversation: no sequence bump, no wake-up.
-    pub async fn ingest_in_tx(
-        tx: &mut Tx,
-        channel: &str,
-        events: &[InboundEvent],
-    ) -> Result<IngestOutcome, StoreError> {
-        let mut outcome = IngestOutcome::default();
-        let now = now_ms();
-        for event in events {
-            let known: Option<i64> = on_tx!(tx, conn => sqlx::query_scalar(EVENT_EXISTS)
-                .bind(channel)
-                .bind(&event.dedupe_key)
-                .fetch_optional(conn)
-                .await)?;
-            if known.is_some() {
-                outcome.duplicates += 1;
-                continue;
-            }
-            let (conversation_id, seq, wake_seq): (i64, i64, i64) = on_tx!(tx, conn => sqlx::query_as(UPSERT_CONVERSATION)
-                .bind(channel)
-                .bind(event.conversation.as_str())
-                .bind(now)
-                .fetch_one(conn)
-                .await)?;
-            let payload = serde_json::to_string(event)?;
-            let inserted: Option<i64> = on_tx!(tx, conn => sqlx::query_scalar(INSERT_EVENT)
-                .bind(channel)
-                .bind(&event.dedupe_key)
-                .bind(conversation_id)
-                .bind(seq)
-                .bind(event.kind.name())
-                .bind(&payload)
-                .bind(now)
-                .bind(event.occurred_at.timestamp_millis())
-                .fetch_optional(conn)
-                .await)?;
-            if inserted.is_some() {
-                outcome.stored += 1;
-            } else {
-                // Stored by a concurrent transaction since the lookup.
-                outcome.duplicates += 1;
-            }
-            if seq == wake_seq && !outcome.woken.contains(&conversation_id) {
-                outcome.woken.push(conversation_id);
-            }
-        }
-        Ok(outcome)
-    }
-
     /// Take the lease on a due conversation, unless another live worker holds it.
     pub async fn claim_conversation(
         &self,
@@ -218,7 +140,7 @@ impl Store {
              ORDER BY due_at LIMIT $3",
             unheld("$1", "$2")
         );
-        let ids = on_db!(self, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(query.clone()))
+        let ids = on_read!(self, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(query.clone()))
             .bind(now_ms())
             .bind(alive_since())
             .bind(limit)
@@ -230,7 +152,7 @@ impl Store {
     /// The conversation's current `next_seq`, read before looking for pending events.
     pub async fn conversation_seq(&self, conversation_id: i64) -> Result<i64, StoreError> {
         let query = "SELECT next_seq FROM conversations WHERE id = $1";
-        Ok(on_db!(self, pool => sqlx::query_scalar(query)
+        Ok(on_read!(self, pool => sqlx::query_scalar(query)
             .bind(conversation_id)
             .fetch_one(pool)
             .await)?)
@@ -246,7 +168,7 @@ impl Store {
     ) -> Result<Vec<Pending>, StoreError> {
         let query = "SELECT id, seq, kind, payload, attempts, next_attempt_at, received_at FROM inbound_events \
             WHERE conversation_id = $1 AND state = 'pending' ORDER BY occurred_at, seq LIMIT $2";
-        let rows: Vec<PendingRow> = on_db!(self, pool => sqlx::query_as(query)
+        let rows: Vec<PendingRow> = on_read!(self, pool => sqlx::query_as(query)
             .bind(conversation_id)
             .bind(limit)
             .fetch_all(pool)
@@ -398,6 +320,6 @@ impl Store {
     /// Number of events still waiting to be processed (the queue depth metric).
     pub async fn pending_count(&self) -> Result<i64, StoreError> {
         let query = "SELECT COUNT(*) FROM inbound_events WHERE state = 'pending'";
-        Ok(on_db!(self, pool => sqlx::query_scalar(query).fetch_one(pool).await)?)
+        Ok(on_read!(self, pool => sqlx::query_scalar(query).fetch_one(pool).await)?)
     }
 }

@@ -1,7 +1,7 @@
 //! Polling cursors (with a lease, so one process polls a source at a time) and credentials that
 //! connectors rotate themselves.
 
-use super::{Store, StoreError, now_ms, on_db};
+use super::{Store, StoreError, now_ms, on_db, on_read};
 use secrecy::{ExposeSecret, SecretString};
 
 impl Store {
@@ -64,7 +64,7 @@ impl Store {
     }
 
     pub async fn load_credential(&self, name: &str) -> Result<Option<SecretString>, StoreError> {
-        let value: Option<String> = on_db!(self, pool => sqlx::query_scalar("SELECT value FROM vendor_credentials WHERE name = $1")
+        let value: Option<String> = on_read!(self, pool => sqlx::query_scalar("SELECT value FROM vendor_credentials WHERE name = $1")
             .bind(name)
             .fetch_optional(pool)
             .await)?;

@@ -1,6 +1,6 @@
 //! Reading and redriving stored events: dead letters, delivery statuses, counts.
 
-use super::{EventState, Store, StoreError, Tx, now_ms, on_db, on_tx};
+use super::{EventState, Store, StoreError, Tx, now_ms, on_read, on_tx};
 use crate::domain::DeliveryStatus;
 use serde::Serialize;
 
@@ -31,16 +31,18 @@ impl Store {
             e.last_error, e.received_at, e.processed_at \
             FROM inbound_events e JOIN conversations c ON c.id = e.conversation_id \
             WHERE e.state = 'failed' ORDER BY e.id LIMIT $1";
-        Ok(on_db!(self, pool => sqlx::query_as::<_, DeadLetter>(query)
+        Ok(
+            on_read!(self, pool => sqlx::query_as::<_, DeadLetter>(query)
             .bind(limit)
             .fetch_all(pool)
-            .await)?)
+            .await)?,
+        )
     }
 
     pub async fn event_counts(&self) -> Result<EventCounts, StoreError> {
         let query = "SELECT state, COUNT(*) FROM inbound_events GROUP BY state";
         let rows: Vec<(String, i64)> =
-            on_db!(self, pool => sqlx::query_as(query).fetch_all(pool).await)?;
+            on_read!(self, pool => sqlx::query_as(query).fetch_all(pool).await)?;
         let mut counts = EventCounts::default();
         for (state, n) in rows {
             match state.parse() {

@@ -5,7 +5,7 @@
 //! two). Held events for tickets that never get a link (tickets the bridge did not create) are
 //! purged after [`HOLD_FOR`].
 
-use super::{Store, StoreError, Tx, now_ms, on_db, on_tx};
+use super::{Store, StoreError, Tx, now_ms, on_db, on_read, on_tx};
 use crate::domain::{ConversationKey, EventKind, InboundEvent, TicketActivity};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -95,7 +95,7 @@ impl Store {
         let query = "SELECT DISTINCT h.ticket_id, l.channel, l.conversation_key \
             FROM held_helpdesk_events h JOIN links l ON l.helpdesk_ticket_id = h.ticket_id";
         let found: Vec<(String, String, String)> =
-            on_db!(self, pool => sqlx::query_as(query).fetch_all(pool).await)?;
+            on_read!(self, pool => sqlx::query_as(query).fetch_all(pool).await)?;
         let mut woken = Vec::new();
         for (ticket, channel, conversation) in found {
             let mut tx = self.begin().await?;

@@ -4,7 +4,7 @@
 //! `generation`, so the history of tickets for a customer stays visible.
 
 use super::{
-    EffectKind, IN_LIST_MAX, LinkState, Store, StoreError, Tx, now_ms, on_db, on_tx, placeholders,
+    EffectKind, IN_LIST_MAX, LinkState, Store, StoreError, Tx, now_ms, on_read, on_tx, placeholders,
 };
 use crate::domain::ExternalId;
 use serde::Serialize;
@@ -85,7 +85,7 @@ impl Store {
             "SELECT {LINK_COLUMNS} FROM links WHERE channel = $1 AND conversation_key = $2 \
              ORDER BY generation DESC LIMIT 1"
         );
-        let link = on_db!(self, pool => sqlx::query_as::<_, Link>(sqlx::AssertSqlSafe(query))
+        let link = on_read!(self, pool => sqlx::query_as::<_, Link>(sqlx::AssertSqlSafe(query))
             .bind(channel)
             .bind(conversation_key)
             .fetch_optional(pool)
@@ -98,7 +98,7 @@ impl Store {
         let query = format!(
             "SELECT {LINK_COLUMNS} FROM links WHERE helpdesk_ticket_id = $1 ORDER BY id DESC LIMIT 1"
         );
-        let link = on_db!(self, pool => sqlx::query_as::<_, Link>(sqlx::AssertSqlSafe(query))
+        let link = on_read!(self, pool => sqlx::query_as::<_, Link>(sqlx::AssertSqlSafe(query))
             .bind(ticket_id)
             .fetch_optional(pool)
             .await)?;
@@ -107,7 +107,7 @@ impl Store {
 
     pub async fn link_by_id(&self, id: i64) -> Result<Option<Link>, StoreError> {
         let query = format!("SELECT {LINK_COLUMNS} FROM links WHERE id = $1");
-        let link = on_db!(self, pool => sqlx::query_as::<_, Link>(sqlx::AssertSqlSafe(query))
+        let link = on_read!(self, pool => sqlx::query_as::<_, Link>(sqlx::AssertSqlSafe(query))
             .bind(id)
             .fetch_optional(pool)
             .await)?;
@@ -127,7 +127,7 @@ impl Store {
                 "SELECT remote_id FROM bridge_effects WHERE vendor = $1 AND remote_id IN ({})",
                 placeholders(2, chunk.len())
             );
-            let found: Vec<String> = on_db!(self, pool => {
+            let found: Vec<String> = on_read!(self, pool => {
                 let mut select = sqlx::query_scalar(sqlx::AssertSqlSafe(query)).bind(vendor);
                 for id in chunk {
                     select = select.bind(*id);
@@ -146,7 +146,7 @@ impl Store {
              ORDER BY id DESC LIMIT $3"
         );
         let limit = if filter.limit > 0 { filter.limit } else { 1000 };
-        let links = on_db!(self, pool => sqlx::query_as::<_, Link>(sqlx::AssertSqlSafe(query))
+        let links = on_read!(self, pool => sqlx::query_as::<_, Link>(sqlx::AssertSqlSafe(query))
             .bind(filter.channel.as_deref())
             .bind(filter.conversation.as_deref())
             .bind(limit)

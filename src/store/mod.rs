@@ -8,16 +8,16 @@ mod cursors;
 mod events;
 mod held;
 mod ids;
+mod ingest;
 mod links;
 mod outbound;
 mod processes;
 mod states;
 
-pub use conversations::{
-    ClaimedConversation, EventFailure, IngestOutcome, Pending, PendingEvent, ReleaseOutcome,
-};
+pub use conversations::{ClaimedConversation, EventFailure, Pending, PendingEvent, ReleaseOutcome};
 pub use events::{DeadLetter, EventCounts};
 pub use held::{HOLD_FOR, HeldEvent};
+pub use ingest::IngestOutcome;
 pub use links::{Link, LinkFilter, NewLink};
 pub use outbound::{NewOutbound, OutboundMessage};
 use processes::alive_since;
@@ -57,21 +57,61 @@ pub enum StoreError {
 /// The database behind the bridge.
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    Sqlite(SqliteDb),
     Postgres(PgPool),
 }
 
-/// Run the same statement on whichever pool or transaction we have.
+/// SQLite takes one writer at a time. Every write goes through one connection, so writers wait
+/// their turn in the pool's queue (first come, first served) instead of in SQLite's busy handler,
+/// which sleeps and retries and can starve a writer for as long as others keep the lock busy.
+/// Reads use a pool of their own (WAL: they never wait for the writer).
+#[derive(Clone, Debug)]
+pub struct SqliteDb {
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+impl SqliteDb {
+    /// The single write connection: transactions and every statement that changes something.
+    pub fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// Connections for statements that only read.
+    pub fn readers(&self) -> &SqlitePool {
+        &self.readers
+    }
+}
+
+/// Run the same statement on whichever database we have (on SQLite, through the writer).
 macro_rules! on_db {
     ($store:expr, $db:ident => $body:expr) => {{
         $crate::store::count_statement();
         match $store {
-            $crate::store::Store::Sqlite($db) => $body,
+            $crate::store::Store::Sqlite(sqlite) => {
+                let $db = sqlite.writer();
+                $body
+            }
             $crate::store::Store::Postgres($db) => $body,
         }
     }};
 }
 pub(crate) use on_db;
+
+/// A statement that only reads (on SQLite, through the read pool).
+macro_rules! on_read {
+    ($store:expr, $db:ident => $body:expr) => {{
+        $crate::store::count_statement();
+        match $store {
+            $crate::store::Store::Sqlite(sqlite) => {
+                let $db = sqlite.readers();
+                $body
+            }
+            $crate::store::Store::Postgres($db) => $body,
+        }
+    }};
+}
+pub(crate) use on_read;
 
 /// A transaction on either database.
 pub enum Tx {
@@ -198,11 +238,17 @@ impl Store {
                 source,
             })?;
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(options.max_connections.max(2))
-            .connect_with(connect)
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            // Writers queue for the one connection; a long queue under load is normal.
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(connect.clone())
             .await?;
-        Ok(Store::Sqlite(pool))
+        let readers = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(2))
+            .connect_with(connect.create_if_missing(false))
+            .await?;
+        Ok(Store::Sqlite(SqliteDb { writer, readers }))
     }
 
     async fn connect_postgres(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
@@ -238,11 +284,11 @@ impl Store {
     /// Apply our migrations (idempotent).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(pool) => {
+            Store::Sqlite(sqlite) => {
                 let mut migrator = sqlx::migrate!("./migrations/sqlite");
                 migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
                 migrator.set_ignore_missing(true);
-                migrator.run(pool).await?;
+                migrator.run(sqlite.writer()).await?;
             }
             Store::Postgres(pool) => {
                 let mut migrator = sqlx::migrate!("./migrations/postgres");
@@ -272,7 +318,7 @@ impl Store {
         } as i64;
         let query = "SELECT COUNT(*) FROM omnibridge_migrations WHERE success = TRUE";
         let applied: Result<i64, sqlx::Error> =
-            on_db!(self, pool => sqlx::query_scalar(query).fetch_one(pool).await);
+            on_read!(self, pool => sqlx::query_scalar(query).fetch_one(pool).await);
         matches!(applied, Ok(n) if n >= expected)
     }
 
@@ -280,13 +326,21 @@ impl Store {
         Ok(match self {
             // Every transaction here writes: take the write lock at BEGIN, so a transaction that
             // reads first can never fail to upgrade (SQLITE_BUSY_SNAPSHOT) behind another writer.
-            Store::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Store::Sqlite(sqlite) => {
+                Tx::Sqlite(sqlite.writer().begin_with("BEGIN IMMEDIATE").await?)
+            }
             Store::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
 
     pub async fn close(&self) {
-        on_db!(self, pool => pool.close().await)
+        match self {
+            Store::Sqlite(sqlite) => {
+                sqlite.readers.close().await;
+                sqlite.writer.close().await;
+            }
+            Store::Postgres(pool) => pool.close().await,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! delivery status finds its message.
 
 use super::{
-    IN_LIST_MAX, OutboundKind, OutboundStatus, Store, StoreError, Tx, now_ms, on_db, on_tx,
+    IN_LIST_MAX, OutboundKind, OutboundStatus, Store, StoreError, Tx, now_ms, on_read, on_tx,
     placeholders,
 };
 use crate::domain::ExternalId;
@@ -62,7 +62,7 @@ impl Store {
                  ORDER BY source, part",
                 placeholders(1, chunk.len())
             );
-            let found = on_db!(self, pool => {
+            let found = on_read!(self, pool => {
                 let mut select = sqlx::query_as::<_, OutboundMessage>(sqlx::AssertSqlSafe(query));
                 for source in chunk {
                     select = select.bind(source);
@@ -84,7 +84,7 @@ impl Store {
             "SELECT {OUTBOUND_COLUMNS} FROM outbound_messages \
              WHERE channel = $1 AND (remote_id = $2 OR alt_remote_id = $2) LIMIT 1"
         );
-        let row = on_db!(self, pool => sqlx::query_as::<_, OutboundMessage>(sqlx::AssertSqlSafe(query))
+        let row = on_read!(self, pool => sqlx::query_as::<_, OutboundMessage>(sqlx::AssertSqlSafe(query))
             .bind(channel)
             .bind(remote_id)
             .fetch_optional(pool)
@@ -104,7 +104,7 @@ impl Store {
              WHERE ($1 IS NULL OR channel = $1) AND ($2 IS NULL OR conversation_key = $2) \
              ORDER BY id DESC LIMIT $3"
         );
-        let rows = on_db!(self, pool => sqlx::query_as::<_, OutboundMessage>(sqlx::AssertSqlSafe(query))
+        let rows = on_read!(self, pool => sqlx::query_as::<_, OutboundMessage>(sqlx::AssertSqlSafe(query))
             .bind(channel)
             .bind(conversation_key)
             .bind(if limit > 0 { limit } else { 1000 })

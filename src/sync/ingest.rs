@@ -94,13 +94,15 @@ async fn commit(
     requests: &[(&ChannelId, &[InboundEvent])],
 ) -> Result<Vec<IngestOutcome>, IngestError> {
     let mut tx = store.begin().await?;
-    let mut outcomes = Vec::with_capacity(requests.len());
-    let mut woken = Vec::new();
-    for (channel, events) in requests {
-        let outcome = Store::ingest_in_tx(&mut tx, channel.as_str(), events).await?;
-        woken.extend_from_slice(&outcome.woken);
-        outcomes.push(outcome);
-    }
+    let requests: Vec<(&str, &[InboundEvent])> = requests
+        .iter()
+        .map(|(channel, events)| (channel.as_str(), *events))
+        .collect();
+    let outcomes = Store::ingest_batch_in_tx(&mut tx, &requests).await?;
+    let mut woken: Vec<i64> = outcomes
+        .iter()
+        .flat_map(|o| o.woken.iter().copied())
+        .collect();
     woken.sort_unstable();
     woken.dedup();
     queue.push_in_tx(&mut tx, &woken).await?;

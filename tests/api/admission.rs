@@ -11,7 +11,12 @@ use serde_json::{Value, json};
 async fn conversation_row(store: &Store, key: &str) -> (i64, Option<i64>) {
     let query = "SELECT next_seq, due_at FROM conversations WHERE conversation_key = $1";
     match store {
-        Store::Sqlite(pool) => sqlx::query_as(query).bind(key).fetch_one(pool).await,
+        Store::Sqlite(sqlite) => {
+            sqlx::query_as(query)
+                .bind(key)
+                .fetch_one(sqlite.readers())
+                .await
+        }
         Store::Postgres(pool) => sqlx::query_as(query).bind(key).fetch_one(pool).await,
     }
     .expect("conversation row")
@@ -19,7 +24,11 @@ async fn conversation_row(store: &Store, key: &str) -> (i64, Option<i64>) {
 
 async fn execute(store: &Store, query: &'static str, key: &str) {
     match store {
-        Store::Sqlite(pool) => sqlx::query(query).bind(key).execute(pool).await.map(|_| ()),
+        Store::Sqlite(sqlite) => sqlx::query(query)
+            .bind(key)
+            .execute(sqlite.writer())
+            .await
+            .map(|_| ()),
         Store::Postgres(pool) => sqlx::query(query).bind(key).execute(pool).await.map(|_| ()),
     }
     .expect("statement");

@@ -3,6 +3,7 @@
 use crate::helpers::{AppOptions, Db, eventually, spawn_app, spawn_app_with};
 use crate::ingest::onprem_text;
 use crate::on_both_databases;
+use omnibridge::store::Store;
 
 on_both_databases!(
     many_concurrent_conversations_keep_their_order,
@@ -58,6 +59,77 @@ on_both_databases!(
                 );
             }
         }
+        app.stop().await;
+    }
+);
+
+on_both_databases!(
+    every_message_delivered_twice_at_once_reaches_its_ticket_once_in_order,
+    |db: Db| async move {
+        let (env, app) = spawn_app(db).await;
+        const CONVERSATIONS: usize = 6;
+        const MESSAGES: usize = 10;
+        let mut posts = Vec::new();
+        for c in 0..CONVERSATIONS {
+            let (address, client) = (app.address.clone(), app.client.clone());
+            posts.push(tokio::spawn(async move {
+                let url = format!(
+                    "{address}/webhooks/getchat/sales?auth={}",
+                    crate::helpers::WEBHOOK_SECRET
+                );
+                for m in 0..MESSAGES {
+                    let body = onprem_text(
+                        &format!("49170{c:03}"),
+                        "Twice",
+                        &format!("wamid.T{c}.{m}"),
+                        &format!("message {m}"),
+                    );
+                    // The same delivery twice at the same moment (a vendor retry racing the
+                    // original): both are answered 200, and ingest sees them in one batch.
+                    let (a, b) = tokio::join!(
+                        client.post(&url).json(&body).send(),
+                        client.post(&url).json(&body).send()
+                    );
+                    assert_eq!(a.unwrap().status(), 200);
+                    assert_eq!(b.unwrap().status(), 200);
+                }
+            }));
+        }
+        for post in posts {
+            post.await.unwrap();
+        }
+        let tickets = eventually("every message on its ticket", || async {
+            let tickets = env.inbenta.tickets();
+            (tickets.len() == CONVERSATIONS
+                && tickets.iter().all(|t| t.replies.len() >= MESSAGES - 1))
+            .then_some(tickets)
+        })
+        .await;
+        for ticket in tickets {
+            let texts: Vec<&str> = std::iter::once(ticket.message.as_str())
+                .chain(ticket.replies.iter().map(|r| r.message.as_str()))
+                .collect();
+            assert_eq!(texts.len(), MESSAGES, "ticket {}: {texts:?}", ticket.id);
+            for (i, text) in texts.iter().enumerate() {
+                assert!(
+                    text.contains(&format!("message {i}")),
+                    "ticket {}: {texts:?}",
+                    ticket.id
+                );
+            }
+        }
+        let store = env.store().await;
+        let query = "SELECT COUNT(*) FROM inbound_events WHERE kind = 'customer_message'";
+        let stored: i64 = match &store {
+            Store::Sqlite(sqlite) => sqlx::query_scalar(query).fetch_one(sqlite.readers()).await,
+            Store::Postgres(pool) => sqlx::query_scalar(query).fetch_one(pool).await,
+        }
+        .expect("event count");
+        assert_eq!(
+            stored,
+            (CONVERSATIONS * MESSAGES) as i64,
+            "each delivery stored once"
+        );
         app.stop().await;
     }
 );
