@@ -217,6 +217,7 @@ impl Application {
                 .context("announcing this process in the database")?,
         );
         tasks.push(engine.spawn_sweeper());
+        tasks.push(engine.spawn_local_drains());
         tasks.push(engine.spawn_reconciler());
         let handler: Arc<dyn DrainHandler> = Arc::new(engine.clone());
         let worker_cancel = shutdown.clone();

@@ -7,9 +7,11 @@
 //! single bad request cannot fail others.
 
 use super::Engine;
+use super::wake::LocalWakes;
 use crate::domain::{ChannelId, InboundEvent};
 use crate::jobs::{DrainQueue, JobError};
-use crate::store::{HeldEvent, IngestOutcome, Store, StoreError};
+use crate::store::{DbKind, HeldEvent, IngestOutcome, Store, StoreError};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most webhooks written in one transaction.
@@ -39,15 +41,25 @@ pub(super) struct IngestRequest {
 pub(super) fn spawn_writers(
     store: Store,
     queue: DrainQueue,
+    wakes: Arc<LocalWakes>,
     writers: usize,
 ) -> mpsc::Sender<IngestRequest> {
+    let triggers = Triggers { queue, wakes };
     super::group_commit::spawn_writers(writers, QUEUE_CAPACITY, MAX_BATCH, move |batch| {
-        let (store, queue) = (store.clone(), queue.clone());
-        async move { write_batch(&store, &queue, batch).await }
+        let (store, triggers) = (store.clone(), triggers.clone());
+        async move { write_batch(&store, &triggers, batch).await }
     })
 }
 
-async fn write_batch(store: &Store, queue: &DrainQueue, mut batch: Vec<IngestRequest>) {
+/// How woken conversations reach a worker: on SQLite an in-process wake after the commit (its
+/// `due_at` is the durable trigger), on PostgreSQL a job pushed in the ingest transaction.
+#[derive(Clone)]
+struct Triggers {
+    queue: DrainQueue,
+    wakes: Arc<LocalWakes>,
+}
+
+async fn write_batch(store: &Store, triggers: &Triggers, mut batch: Vec<IngestRequest>) {
     if batch.len() > 1 {
         // Take conversation rows in one order in every batch, so two batches on PostgreSQL
         // never wait for each other's rows in a cycle. Stable: a conversation's webhooks keep
@@ -57,7 +69,7 @@ async fn write_batch(store: &Store, queue: &DrainQueue, mut batch: Vec<IngestReq
             .iter()
             .map(|r| (&r.channel, r.events.as_slice()))
             .collect();
-        match commit(store, queue, &all).await {
+        match commit(store, triggers, &all).await {
             Ok(outcomes) => {
                 for (request, outcome) in batch.into_iter().zip(outcomes) {
                     let _ = request.reply.send(Ok(outcome));
@@ -72,7 +84,7 @@ async fn write_batch(store: &Store, queue: &DrainQueue, mut batch: Vec<IngestReq
     for request in batch {
         let result = commit(
             store,
-            queue,
+            triggers,
             &[(&request.channel, request.events.as_slice())],
         )
         .await
@@ -90,7 +102,7 @@ fn lock_order(request: &IngestRequest) -> (&str, Option<&str>) {
 /// Store several webhooks' events and their triggers in one transaction.
 async fn commit(
     store: &Store,
-    queue: &DrainQueue,
+    triggers: &Triggers,
     requests: &[(&ChannelId, &[InboundEvent])],
 ) -> Result<Vec<IngestOutcome>, IngestError> {
     let mut tx = store.begin().await?;
@@ -105,8 +117,14 @@ async fn commit(
         .collect();
     woken.sort_unstable();
     woken.dedup();
-    queue.push_in_tx(&mut tx, &woken).await?;
+    let local = store.kind() == DbKind::Sqlite;
+    if !local {
+        triggers.queue.push_in_tx(&mut tx, &woken).await?;
+    }
     tx.commit().await?;
+    if local {
+        triggers.wakes.wake(&woken);
+    }
     Ok(outcomes)
 }
 

@@ -15,6 +15,7 @@ mod reconcile;
 mod render;
 mod retry;
 mod sweeper;
+mod wake;
 pub(crate) mod whatsapp_text;
 
 pub use drain::DrainReport;
@@ -73,6 +74,8 @@ struct EngineInner {
     ingest: tokio::sync::mpsc::Sender<ingest::IngestRequest>,
     /// Feeds the group-commit writers of processed events.
     completions: tokio::sync::mpsc::Sender<outcome::Completion>,
+    /// Conversations woken by this process's ingest (SQLite).
+    wakes: Arc<wake::LocalWakes>,
 }
 
 impl Engine {
@@ -91,12 +94,14 @@ impl Engine {
             crate::store::DbKind::Sqlite => 1,
             crate::store::DbKind::Postgres => 4,
         };
-        let ingest = ingest::spawn_writers(store.clone(), queue.clone(), writers);
+        let wakes = Arc::new(wake::LocalWakes::new());
+        let ingest = ingest::spawn_writers(store.clone(), queue.clone(), wakes.clone(), writers);
         let completions = outcome::spawn_writers(store.clone(), owner.clone(), writers);
         Self {
             inner: Arc::new(EngineInner {
                 ingest,
                 completions,
+                wakes,
                 bridge_user: tokio::sync::OnceCell::new(),
                 store,
                 registry,
