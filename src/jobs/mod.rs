@@ -1,5 +1,7 @@
 //! Background jobs on apalis 1.0: the "drain conversation X" trigger (pushed inside the ingest
-//! transaction, so a committed event always has its trigger) and its worker.
+//! transaction on PostgreSQL, so a committed event always has its trigger; on SQLite ingest wakes
+//! its own process instead, see `sync::wake`, and jobs carry timed retries and redrives) and its
+//! worker.
 //!
 //! apalis is only the trigger: the truth (events, order, leases) lives in our own tables, and a
 //! sweeper in `sync` re-triggers anything whose job was lost. apalis and sqlx types stay inside
