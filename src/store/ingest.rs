@@ -24,23 +24,30 @@ const CONVERSATIONS_PER_STATEMENT: usize = 500;
 /// Event rows per insert statement (8 parameters each).
 const EVENTS_PER_STATEMENT: usize = 250;
 
+/// `VALUES` rows of `width` numbered parameters each, `row` shaping one row from its parameters.
+fn values_rows(rows: usize, width: usize, row: impl Fn(&[String]) -> String) -> String {
+    (0..rows)
+        .map(|i| {
+            let params: Vec<String> = (1..=width).map(|n| format!("${}", width * i + n)).collect();
+            row(&params)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `next_seq` is the last sequence number handed out. A batch bringing `n` events claims the
 /// block `next_seq + 1 ..= next_seq + n`; `wake_seq` is the first number of the block when the
 /// conversation was idle, so the batch that woke it knows it must trigger a drain.
 fn upsert_conversations(rows: usize) -> String {
-    let values = (0..rows)
-        .map(|i| {
-            let p = 4 * i;
-            format!(
-                "(${}, ${}, ${}, 1, ${n}, ${n}, ${n})",
-                p + 1,
-                p + 2,
-                p + 3,
-                n = p + 4
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let values = values_rows(rows, 4, |p| {
+        format!(
+            "({}, {}, {}, 1, {now}, {now}, {now})",
+            p[0],
+            p[1],
+            p[2],
+            now = p[3]
+        )
+    });
     format!(
         "INSERT INTO conversations (channel, conversation_key, next_seq, wake_seq, due_at, created_at, updated_at) \
          VALUES {values} \
@@ -54,23 +61,9 @@ fn upsert_conversations(rows: usize) -> String {
 }
 
 fn insert_events(rows: usize) -> String {
-    let values = (0..rows)
-        .map(|i| {
-            let p = 8 * i;
-            format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, 'pending', ${}, ${})",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5,
-                p + 6,
-                p + 7,
-                p + 8
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let values = values_rows(rows, 8, |p| {
+        format!("({}, 'pending', {}, {})", p[..6].join(", "), p[6], p[7])
+    });
     format!(
         "INSERT INTO inbound_events (channel, dedupe_key, conversation_id, seq, kind, payload, state, received_at, occurred_at) \
          VALUES {values} ON CONFLICT (channel, dedupe_key) DO NOTHING RETURNING channel, dedupe_key"
@@ -235,6 +228,7 @@ async fn claim_sequences<'a>(
             upsert.fetch_all(conn).await
         })?;
         for row in rows {
+            // The batch's own key (it outlives the row), for this row's conversation.
             let key = chunk
                 .iter()
                 .map(|(key, _)| **key)

@@ -83,33 +83,34 @@ impl SqliteDb {
     }
 }
 
-/// Run the same statement on whichever database we have (on SQLite, through the writer).
-macro_rules! on_db {
-    ($store:expr, $db:ident => $body:expr) => {{
+/// Run a statement on whichever database we have; on SQLite through the pool `$pick` names.
+macro_rules! on_pool {
+    ($store:expr, $pick:ident, $db:ident => $body:expr) => {{
         $crate::store::count_statement();
         match $store {
             $crate::store::Store::Sqlite(sqlite) => {
-                let $db = sqlite.writer();
+                let $db = sqlite.$pick();
                 $body
             }
             $crate::store::Store::Postgres($db) => $body,
         }
     }};
 }
+pub(crate) use on_pool;
+
+/// A statement that may write (on SQLite, through the writer).
+macro_rules! on_db {
+    ($store:expr, $db:ident => $body:expr) => {
+        $crate::store::on_pool!($store, writer, $db => $body)
+    };
+}
 pub(crate) use on_db;
 
 /// A statement that only reads (on SQLite, through the read pool).
 macro_rules! on_read {
-    ($store:expr, $db:ident => $body:expr) => {{
-        $crate::store::count_statement();
-        match $store {
-            $crate::store::Store::Sqlite(sqlite) => {
-                let $db = sqlite.readers();
-                $body
-            }
-            $crate::store::Store::Postgres($db) => $body,
-        }
-    }};
+    ($store:expr, $db:ident => $body:expr) => {
+        $crate::store::on_pool!($store, readers, $db => $body)
+    };
 }
 pub(crate) use on_read;
 
